@@ -21,7 +21,9 @@ def check_close(name: str, answer: float, expected: float, *, rtol: float = 1e-6
     except (TypeError, ValueError):
         raise AssertionError(f"{name}: expected a number, got {type(answer).__name__}") from None
     if not math.isclose(value, expected, rel_tol=rtol, abs_tol=atol):
-        raise AssertionError(f"{name}: got {value:.6g}, expected {expected:.6g} (relative tolerance {rtol:g})")
+        raise AssertionError(
+            f"{name}: got {value:.6g}, expected {expected:.6g} (relative tolerance {rtol:g})"
+        )
     print(f"✓ {name}: {value:.6g} is right")
 
 

@@ -27,7 +27,9 @@ class Timing:
         return max(self.seconds) - min(self.seconds)
 
     def __str__(self) -> str:
-        return f"{self.median * 1e3:.3f} ms (median of {len(self.seconds)}, spread {self.spread * 1e3:.3f} ms)"
+        return (
+            f"{self.median * 1e3:.3f} ms (median of {len(self.seconds)}, spread {self.spread * 1e3:.3f} ms)"
+        )
 
 
 def _sync(device: torch.device | None) -> None:

@@ -41,7 +41,9 @@ def _check_split(data: Split, what: str) -> None:
     if not isinstance(data, Split):
         raise TypeError(f"{what} must be a labsupport Split (x, y tensors), got {type(data).__name__}")
     if len(data.x) != len(data.y) or len(data.y) == 0:
-        raise ValueError(f"{what} needs as many labels as inputs and at least one, got {len(data.x)} and {len(data.y)}")
+        raise ValueError(
+            f"{what} needs as many labels as inputs and at least one, got {len(data.x)} and {len(data.y)}"
+        )
 
 
 @torch.no_grad()
@@ -101,7 +103,9 @@ def fit(
     if eval_data is not None:
         _check_split(eval_data, "eval_data")
     if steps < 1 or batch_size < 1 or eval_every < 0:
-        raise ValueError(f"need steps >= 1, batch_size >= 1, eval_every >= 0; got {steps}, {batch_size}, {eval_every}")
+        raise ValueError(
+            f"need steps >= 1, batch_size >= 1, eval_every >= 0; got {steps}, {batch_size}, {eval_every}"
+        )
     device = torch.device(device) if device is not None else next(model.parameters()).device
     x_all, y_all = train.x.to(device), train.y.to(device)
     n = len(y_all)

@@ -1,14 +1,21 @@
-"""Keep every lab's Colab badge and set-up cell in the canonical form.
+"""Keep every lab's Colab badge, set-up cell and outputs in the canonical form.
 
 The repository address lives in one place, ``_config.yml`` (``repository.url`` and
 ``repository.branch``); the release tag Colab installs is ``v`` + the version in
 ``pyproject.toml``. After a fork changes either, ``make sync-labs`` rewrites the labs, and
 ``tests/test_structure.py`` fails until it has been run.
+
+Labs are committed without outputs, with one exception: a cell marked
+``# NBVAL_CHECK_OUTPUT`` keeps its (small, deterministic, text) output, because that stored
+output is what nbval compares a fresh run against. ``--record`` re-executes the labs in the
+``smoke`` profile and stores those outputs; every run strips all other outputs.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import re
 import sys
 import tomllib
@@ -18,6 +25,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUP_MARKER = "# Set-up (the same in every lab)"
+CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 
 
@@ -63,10 +71,36 @@ def colab_badge(notebook: Path) -> str:
     )
 
 
-def sync(notebook: Path) -> bool:
-    """Rewrite the badge and set-up cell of one lab; return whether anything changed."""
-    nb = json.loads(notebook.read_text(encoding="utf-8"))
+def is_checked(cell: dict) -> bool:
+    """Whether nbval compares this code cell's output with the stored one."""
+    return cell["cell_type"] == "code" and "".join(cell["source"]).lstrip().startswith(CHECK_MARKER)
+
+
+def _record_checked_outputs(notebook: Path, nb: dict) -> None:
+    """Execute ``nb`` in the smoke profile and copy the outputs of checked cells into it."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    os.environ.update(LABSUPPORT_PROFILE="smoke", LABSUPPORT_WIDGETS="static")
+    executed = nbformat.reads(json.dumps(nb), as_version=4)
+    NotebookClient(executed, timeout=600, resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    for cell, done in zip(nb["cells"], executed.cells, strict=True):
+        if is_checked(cell):
+            cell["outputs"] = [dict(o) for o in done.outputs]
+            cell["execution_count"] = 1
+
+
+def sync(notebook: Path, *, record: bool = False) -> bool:
+    """Rewrite badge, set-up cell and outputs of one lab; return whether anything changed."""
+    text = notebook.read_text(encoding="utf-8")
+    nb = json.loads(text)
     changed = False
+    if record:
+        _record_checked_outputs(notebook, nb)
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and not is_checked(cell):
+            cell["outputs"], cell["execution_count"] = [], None
+        cell.get("metadata", {}).pop("execution", None)
     for cell in nb["cells"]:
         source = "".join(cell["source"])
         if cell["cell_type"] == "markdown" and BADGE_RE.search(source):
@@ -78,14 +112,21 @@ def sync(notebook: Path) -> bool:
         if new != source:
             cell["source"] = new.splitlines(keepends=True)
             changed = True
-    if changed:
-        notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    new_text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    if new_text != text:
+        notebook.write_text(new_text, encoding="utf-8")
+        changed = True
     return changed
 
 
-def main() -> int:
-    for notebook in sorted((ROOT / "labs").glob("*.ipynb")):
-        print(f"{'updated' if sync(notebook) else 'unchanged'}: {notebook.relative_to(ROOT)}")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("labs", nargs="*", type=Path, help="notebooks (default: labs/*.ipynb)")
+    parser.add_argument("--record", action="store_true", help="re-run labs to store checked outputs")
+    args = parser.parse_args(argv)
+    for notebook in args.labs or sorted((ROOT / "labs").glob("*.ipynb")):
+        changed = sync(notebook.resolve(), record=args.record)
+        print(f"{'updated' if changed else 'unchanged'}: {notebook}")
     return 0
 
 
