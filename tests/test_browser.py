@@ -1,0 +1,120 @@
+"""Open the built site in a real headless Chromium and look at it as a reader would.
+
+Uses Debian's ``chromium`` (installed by ``.ci/run``) through Playwright's Python package;
+never a browser download. Skipped where no Chromium is installed, except under CI.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+# Flags for a sandboxed, offline machine: no background traffic to Google's services.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the browser test: install Debian's chromium (.ci/run does)")
+        pytest.skip("no Chromium installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def site(built_book):
+    result, html = built_book
+    if result.returncode != 0:
+        pytest.fail("the book did not build; see test_book.py")
+    handler = functools.partial(QuietHandler, directory=str(html))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test output readable
+        pass
+
+
+def _visit(browser, url: str, screenshot: str, follow: str | None = None):
+    """Open ``url`` (and wait for a redirect to ``follow``); return the page, page errors and
+    failed local requests."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    failed_local: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def is_local(url: str) -> bool:
+        return urlparse(url).hostname in ("127.0.0.1", "localhost")
+
+    def on_failed(request) -> None:
+        if is_local(request.url):  # requests to CDNs fail offline; local ones must not
+            failed_local.append(f"failed {request.url}")
+
+    def on_response(response) -> None:
+        if is_local(response.url) and response.status >= 400:
+            failed_local.append(f"{response.status} {response.url}")
+
+    page.on("requestfailed", on_failed)
+    page.on("response", on_response)
+    page.goto(url, wait_until="load")
+    if follow:  # the site's index.html redirects to the landing page
+        page.wait_for_url(follow)
+        page.wait_for_load_state("load")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / screenshot), full_page=False)
+    return page, errors, failed_local
+
+
+def test_landing_page(browser, site):
+    page, errors, failed = _visit(browser, f"{site}/index.html", "landing.png", follow="**/intro.html")
+    assert "Neural Network Complexity" in page.title()
+    assert page.locator("nav a[href*='01_complexity']").count() > 0, "the chapter is not in the navigation"
+    assert not errors, errors
+    assert not failed, failed
+    page.close()
+
+
+def test_lab_page_has_colab_link_figures_and_no_errors(browser, site):
+    page, errors, failed = _visit(browser, f"{site}/labs/01_complexity.html", "lab01.png")
+    colab = page.locator("a[href^='https://colab.research.google.com/github/']")
+    assert colab.count() >= 1, "no Colab launch link"
+    hrefs = {colab.nth(i).get_attribute("href") for i in range(colab.count())}
+    assert all(h.endswith("/labs/01_complexity.ipynb") for h in hrefs), hrefs
+    figures = page.locator("img[src*='_images/']")
+    assert figures.count() >= 2, "the lab's figures are missing"
+    for i in range(figures.count()):
+        figures.nth(i).scroll_into_view_if_needed()
+        width = figures.nth(i).evaluate("img => img.complete ? img.naturalWidth : 0")
+        assert width > 0, f"figure {figures.nth(i).get_attribute('src')} did not load"
+    assert not errors, errors
+    assert not failed, failed
+    page.close()

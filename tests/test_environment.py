@@ -1,0 +1,76 @@
+"""pyproject.toml (ranges), requirements.txt (pins) and environment.yml must not drift apart."""
+
+import tomllib
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+
+@pytest.fixture(scope="module")
+def pins(root):
+    lines = (root / "requirements.txt").read_text().splitlines()
+    reqs = [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
+    assert all(len(r.specifier) == 1 and next(iter(r.specifier)).operator == "==" for r in reqs), (
+        "pin exactly"
+    )
+    return {r.name.lower(): next(iter(r.specifier)).version for r in reqs}
+
+
+@pytest.fixture(scope="module")
+def ranges(root):
+    meta = tomllib.loads((root / "pyproject.toml").read_text())
+    return {Requirement(d).name.lower(): Requirement(d).specifier for d in meta["project"]["dependencies"]}
+
+
+def test_every_dependency_is_pinned_within_its_range(pins, ranges):
+    for name, specifier in ranges.items():
+        assert name in pins, f"{name} is a labsupport dependency but requirements.txt does not pin it"
+        assert specifier.contains(pins[name], prereleases=True), (
+            f"{name}=={pins[name]} is outside {specifier}"
+        )
+
+
+def test_environment_yml_mirrors_requirements(root, pins):
+    env = yaml.safe_load((root / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    listed = {}
+    for line in pip_section:
+        if line.startswith("-e"):
+            continue
+        req = Requirement(line)
+        listed[req.name.lower()] = next(iter(req.specifier)).version
+    assert listed == pins
+    assert "-e ." in pip_section, "conda users need labsupport itself"
+
+
+# Versions Colab has shipped preinstalled. Installing labsupport there must not replace them
+# (ipywidgets 8 over Colab's 7.7.1 stops widgets from showing: googlecolab/colabtools#3020).
+COLAB_PREINSTALLED = {
+    "torch": "2.6.0",
+    "torchvision": "0.21.0",
+    "numpy": "1.26.4",
+    "ipywidgets": "7.7.1",
+    "matplotlib": "3.8.0",
+    "scipy": "1.13.1",
+    "tqdm": "4.66.4",
+}
+
+
+@pytest.mark.parametrize("name", sorted(COLAB_PREINSTALLED))
+def test_ranges_admit_colab(ranges, name):
+    assert ranges[name].contains(COLAB_PREINSTALLED[name]), (
+        f"{name} {COLAB_PREINSTALLED[name]} not in {ranges[name]}"
+    )
+
+
+def test_ranges_are_ranges_not_pins(ranges):
+    for name, specifier in ranges.items():
+        assert all(s.operator != "==" for s in specifier), (
+            f"pin {name} in requirements.txt, not in pyproject.toml"
+        )
+
+
+def test_make_installs_the_exact_torch_pair(pins):
+    assert Version(pins["torch"]) == Version("2.14.1") and Version(pins["torchvision"]) == Version("0.29.1")

@@ -1,0 +1,146 @@
+"""The shape every lab and page must have (see "The lab format" in the README)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tools.sync_labs import BADGE_RE, colab_badge, is_checked, setup_cell_source
+
+LABS = sorted((Path(__file__).resolve().parents[1] / "labs").glob("*.ipynb"))
+CITE_RE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
+BIB_KEY_RE = re.compile(r"^@\w+\{([^,\s]+),", re.MULTILINE)
+
+
+def _toc_files(node) -> list[str]:
+    files = []
+    if isinstance(node, dict):
+        if "file" in node:
+            files.append(node["file"])
+        if "root" in node:
+            files.append(node["root"])
+        for value in node.values():
+            files += _toc_files(value)
+    elif isinstance(node, list):
+        for item in node:
+            files += _toc_files(item)
+    return files
+
+
+@pytest.fixture(scope="module")
+def toc_files(root):
+    return _toc_files(yaml.safe_load((root / "_toc.yml").read_text()))
+
+
+def _labs(root):
+    return sorted((root / "labs").glob("*.ipynb"))
+
+
+@pytest.fixture(params=LABS, ids=[p.stem for p in LABS])
+def lab(request):
+    path = request.param
+    return path, json.loads(path.read_text())
+
+
+def test_toc_entries_exist(root, toc_files):
+    for entry in toc_files:
+        assert any((root / f"{entry}{ext}").exists() for ext in ("", ".md", ".ipynb")), (
+            f"{entry} in _toc.yml is missing"
+        )
+
+
+def test_every_lab_and_chapter_is_in_the_toc(root, toc_files):
+    for path in _labs(root) + sorted((root / "chapters").glob("*.md")):
+        assert path.relative_to(root).with_suffix("").as_posix() in toc_files, (
+            f"{path.name} is not in _toc.yml"
+        )
+
+
+def test_lab_is_python3_and_clean(lab):
+    path, nb = lab
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code" or is_checked(cell):
+            continue
+        assert not cell["outputs"] and cell["execution_count"] is None, (
+            f"{path.name}: commit labs without outputs"
+        )
+
+
+def test_checked_cells_keep_only_small_text_outputs(lab):
+    path, nb = lab
+    for cell in filter(is_checked, nb["cells"]):
+        assert cell["outputs"], (
+            f"{path.name}: a # NBVAL_CHECK_OUTPUT cell needs its recorded output (make sync-labs)"
+        )
+        for output in cell["outputs"]:
+            assert output["output_type"] == "stream" and output["name"] == "stdout", f"{path.name}: text only"
+            assert len("".join(output["text"])) < 2000
+
+
+def test_title_cell(lab):
+    path, nb = lab
+    title = "".join(nb["cells"][0]["source"])
+    assert title.startswith("# Lab "), path.name
+    for part in ("Learning objectives", "Prerequisites", "Time", "smoke", "cpu", "gpu"):
+        assert part in title, f"{path.name}: the title cell must state {part!r}"
+    badges = BADGE_RE.findall(title)
+    assert badges == [colab_badge(path)], f"{path.name}: wrong Colab badge; run `make sync-labs`"
+
+
+def test_setup_cell_is_canonical(lab):
+    path, nb = lab
+    first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    assert "".join(first_code["source"]) == setup_cell_source(), f"{path.name}: run `make sync-labs`"
+
+
+def test_config_dataclass_per_profile(lab):
+    path, nb = lab
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "@dataclass(frozen=True)" in code and "for_profile" in code and "by_profile(" in code, path.name
+
+
+def test_exercises_have_solutions_and_checks(lab):
+    path, nb = lab
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    solutions = [i for i, c in enumerate(cells) if "### BEGIN SOLUTION" in "".join(c["source"])]
+    assert solutions, f"{path.name}: no exercise in nbgrader form"
+    for i in solutions:
+        source = "".join(cells[i]["source"])
+        assert source.count("### BEGIN SOLUTION") == source.count("### END SOLUTION"), path.name
+        following = source.split("### END SOLUTION")[-1] + "".join(
+            cells[i + 1]["source"] if i + 1 < len(cells) else ""
+        )
+        assert "check" in following, f"{path.name}: an exercise needs a check right after its solution"
+
+
+def _bib_keys(root):
+    return set(BIB_KEY_RE.findall((root / "references.bib").read_text()))
+
+
+def test_every_citation_exists(root):
+    keys = _bib_keys(root)
+    sources = [root / "intro.md", *sorted((root / "chapters").glob("*.md"))]
+    texts = [(p.name, p.read_text()) for p in sources]
+    texts += [
+        (
+            p.name,
+            "".join(
+                "".join(c["source"])
+                for c in json.loads(p.read_text())["cells"]
+                if c["cell_type"] == "markdown"
+            ),
+        )
+        for p in _labs(root)
+    ]
+    for name, text in texts:
+        for group in CITE_RE.findall(text):
+            for key in (k.strip() for k in group.split(",")):
+                assert key in keys, f"{name} cites {key!r}, which is not in references.bib"
+
+
+def test_bibliography_keys_are_unique(root):
+    found = BIB_KEY_RE.findall((root / "references.bib").read_text())
+    assert len(found) == len(set(found)), "duplicate keys in references.bib"
