@@ -74,3 +74,28 @@ def test_ranges_are_ranges_not_pins(ranges):
 
 def test_make_installs_the_exact_torch_pair(pins):
     assert Version(pins["torch"]) == Version("2.14.1") and Version(pins["torchvision"]) == Version("0.29.1")
+
+
+def test_installing_again_installs_nothing(root):
+    """`make` may run set-up many times; a second install must not touch torch (or anything)."""
+    import subprocess
+    import sys
+
+    if not (root / ".venv" / ".installed").exists() or not sys.prefix.startswith(str(root / ".venv")):
+        pytest.skip("runs inside the .venv that `make` set up")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--disable-pip-version-check",
+            "-r",
+            str(root / "requirements.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Would install" not in result.stdout, result.stdout

@@ -76,6 +76,22 @@ def is_checked(cell: dict) -> bool:
     return cell["cell_type"] == "code" and "".join(cell["source"]).lstrip().startswith(CHECK_MARKER)
 
 
+def nbgrader_metadata(notebook: Path, index: int) -> dict:
+    """nbgrader's metadata for the ``index``-th exercise cell of ``notebook``.
+
+    With it, ``nbgrader generate_assignment`` replaces each ``### BEGIN SOLUTION`` ...
+    ``### END SOLUTION`` region with a stub, which gives instructors the student version.
+    """
+    return {
+        "grade": False,
+        "grade_id": f"{notebook.stem}-exercise-{index}",
+        "locked": False,
+        "schema_version": 3,
+        "solution": True,
+        "task": False,
+    }
+
+
 def _record_checked_outputs(notebook: Path, nb: dict) -> None:
     """Execute ``nb`` in the smoke profile and copy the outputs of checked cells into it."""
     import nbformat
@@ -97,10 +113,14 @@ def sync(notebook: Path, *, record: bool = False) -> bool:
     changed = False
     if record:
         _record_checked_outputs(notebook, nb)
+    exercises = 0
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and not is_checked(cell):
             cell["outputs"], cell["execution_count"] = [], None
         cell.get("metadata", {}).pop("execution", None)
+        if cell["cell_type"] == "code" and "### BEGIN SOLUTION" in "".join(cell["source"]):
+            exercises += 1
+            cell.setdefault("metadata", {})["nbgrader"] = nbgrader_metadata(notebook, exercises)
     for cell in nb["cells"]:
         source = "".join(cell["source"])
         if cell["cell_type"] == "markdown" and BADGE_RE.search(source):

@@ -1,0 +1,73 @@
+"""Wall time of every lab per run profile (median of several runs).
+
+Writes ``benchmarks/lab_times.md``, the table the "How to run the labs" page shows, and
+prints it. Each run executes the whole notebook in a fresh kernel, as a learner's
+"Restart & Run All" would, so kernel start-up and imports are included.
+
+    python benchmarks/lab_times.py --repeats 3 --profiles smoke cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLE = ROOT / "benchmarks" / "lab_times.md"
+
+
+def run_once(notebook: Path, profile: str) -> float:
+    """Execute ``notebook`` in ``profile``; return the wall time in seconds."""
+    nb = nbformat.read(notebook, as_version=4)
+    os.environ.update(LABSUPPORT_PROFILE=profile, LABSUPPORT_WIDGETS="static")
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=900, resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profiles", nargs="+", default=["smoke", "cpu"], choices=["smoke", "cpu", "gpu"])
+    parser.add_argument("labs", nargs="*", type=Path, help="default: labs/*.ipynb")
+    args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    labs = [p.resolve() for p in args.labs] or sorted((ROOT / "labs").glob("*.ipynb"))
+    rows = []
+    for notebook in labs:
+        medians = []
+        for profile in args.profiles:
+            times = [run_once(notebook, profile) for _ in range(args.repeats)]
+            medians.append(statistics.median(times))
+            print(
+                f"{notebook.stem:<28} {profile:<6} "
+                + " ".join(f"{t:6.1f}" for t in times)
+                + f"  median {medians[-1]:.1f} s",
+                flush=True,
+            )
+        rows.append((notebook.stem, medians))
+    header = "| lab | " + " | ".join(f"{p} (s)" for p in args.profiles) + " |"
+    lines = [
+        header,
+        "|---|" + "---|" * len(args.profiles),
+        *(f"| {name} | " + " | ".join(f"{m:.0f}" for m in medians) + " |" for name, medians in rows),
+        "",
+        f"Median of {args.repeats} runs of the whole notebook in a fresh kernel (kernel start-up included), "
+        f"measured {date.today().isoformat()} with `make bench` on {os.cpu_count()} CPU cores "
+        f"({platform.machine()}), 1 torch thread.",
+    ]
+    TABLE.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
