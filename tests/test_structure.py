@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.sync_labs import BADGE_RE, colab_badge, is_checked, setup_cell_source
+from tools.sync_labs import BADGE_RE, colab_badge, is_checked, nbgrader_metadata, setup_cell_source
 
 LABS = sorted((Path(__file__).resolve().parents[1] / "labs").glob("*.ipynb"))
 CITE_RE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
@@ -107,8 +107,11 @@ def test_exercises_have_solutions_and_checks(lab):
     cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
     solutions = [i for i, c in enumerate(cells) if "### BEGIN SOLUTION" in "".join(c["source"])]
     assert solutions, f"{path.name}: no exercise in nbgrader form"
-    for i in solutions:
+    for n, i in enumerate(solutions, start=1):
         source = "".join(cells[i]["source"])
+        assert cells[i]["metadata"].get("nbgrader") == nbgrader_metadata(path, n), (
+            f"{path.name}: run `make sync-labs`"
+        )
         assert source.count("### BEGIN SOLUTION") == source.count("### END SOLUTION"), path.name
         following = source.split("### END SOLUTION")[-1] + "".join(
             cells[i + 1]["source"] if i + 1 < len(cells) else ""
