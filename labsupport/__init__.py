@@ -6,6 +6,12 @@ functions below, called visibly from a lab's set-up cell.
 """
 
 from labsupport.cache import cache_dir
+from labsupport.checkpoints import (
+    CheckpointError,
+    load_checkpoint,
+    load_or_train,
+    save_checkpoint,
+)
 from labsupport.checks import check_close, check_function
 from labsupport.complexity import (
     BYTES_PER_PARAM,
@@ -17,55 +23,151 @@ from labsupport.complexity import (
     memory_bytes,
     parameter_table,
 )
+from labsupport.corpus import (
+    CorpusUnavailable,
+    TextCorpus,
+    eval_windows,
+    load_text_corpus,
+    sample_windows,
+)
 from labsupport.data import Dataset, DatasetUnavailable, Split, load_mnist1d, load_vision_dataset
 from labsupport.device import configure_threads, env_report, get_device, set_seed
+from labsupport.distill import UNLABELED, Recipe, distillation_loss, train_students
+from labsupport.labels import corrupt_labels
+from labsupport.moe import (
+    DenseMLP,
+    MoELayer,
+    RegimeTask,
+    check_moe_layer,
+    evaluate_moe,
+    make_regime_task,
+    mse_with_balance,
+)
 from labsupport.profile import PROFILES, by_profile, get_profile
+from labsupport.random_features import FeatureSweep, RandomReLUFeatures, feature_sweep, min_norm_solve
+from labsupport.routing import (
+    LoadStats,
+    RoutedCost,
+    dense_mlp_cost,
+    dropped_fraction,
+    expert_capacity,
+    expert_load,
+    load_balancing_loss,
+    load_ratio,
+    load_stats,
+    matched_dense_width,
+    moe_mlp_cost,
+    routed_cost,
+    within_capacity,
+)
+from labsupport.scaling import (
+    BESIROGLU_2024,
+    HOFFMANN_2022,
+    ChinchillaLaw,
+    PowerLaw,
+    fit_chinchilla,
+    fit_power_law,
+    isoflop_minimum,
+)
+from labsupport.smoothness import Trajectory, input_gradient_norms
+from labsupport.sweep import (
+    MLPSweep,
+    SweepHistory,
+    evaluate_sweep,
+    per_model_accuracy,
+    per_model_loss,
+    train_sweep,
+)
 from labsupport.timing import Timing, matmul_flops_per_second, time_it
 from labsupport.train import History, evaluate, fit
 from labsupport.widgets import Choice, Slider, interactive_plot
 
-# [imports: scaling laws, chapter 2]
-# [imports: memorization, chapter 3]
-# [imports: distillation, chapter 4]
-# [imports: mixture of experts, chapter 5]
-
 __version__ = "0.1.0"
 
 __all__ = [
+    "BESIROGLU_2024",
     "BYTES_PER_PARAM",
+    "HOFFMANN_2022",
     "PROFILES",
+    "UNLABELED",
+    "CheckpointError",
+    "ChinchillaLaw",
     "Choice",
+    "CorpusUnavailable",
     "Dataset",
     "DatasetUnavailable",
+    "DenseMLP",
+    "FeatureSweep",
     "History",
+    "LoadStats",
+    "MLPSweep",
+    "MoELayer",
     "ParameterTable",
+    "PowerLaw",
+    "RandomReLUFeatures",
+    "Recipe",
+    "RegimeTask",
+    "RoutedCost",
     "Slider",
     "Split",
+    "SweepHistory",
+    "TextCorpus",
     "Timing",
+    "Trajectory",
     "by_profile",
     "cache_dir",
     "check_close",
     "check_function",
+    "check_moe_layer",
     "configure_threads",
+    "corrupt_labels",
     "count_flops",
     "count_parameters",
+    "dense_mlp_cost",
+    "distillation_loss",
+    "dropped_fraction",
     "env_report",
+    "eval_windows",
     "evaluate",
+    "evaluate_moe",
+    "evaluate_sweep",
+    "expert_capacity",
+    "expert_load",
+    "feature_sweep",
     "fit",
+    "fit_chinchilla",
+    "fit_power_law",
     "format_bytes",
     "format_count",
     "get_device",
     "get_profile",
+    "input_gradient_norms",
     "interactive_plot",
+    "isoflop_minimum",
+    "load_balancing_loss",
+    "load_checkpoint",
     "load_mnist1d",
+    "load_or_train",
+    "load_ratio",
+    "load_stats",
+    "load_text_corpus",
     "load_vision_dataset",
+    "make_regime_task",
+    "matched_dense_width",
     "matmul_flops_per_second",
     "memory_bytes",
+    "min_norm_solve",
+    "moe_mlp_cost",
+    "mse_with_balance",
     "parameter_table",
+    "per_model_accuracy",
+    "per_model_loss",
+    "routed_cost",
+    "sample_windows",
+    "save_checkpoint",
     "set_seed",
     "time_it",
-    # [all: scaling laws, chapter 2]
-    # [all: memorization, chapter 3]
-    # [all: distillation, chapter 4]
-    # [all: mixture of experts, chapter 5]
+    "train_students",
+    "train_sweep",
+    "within_capacity",
 ]

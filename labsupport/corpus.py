@@ -1,0 +1,216 @@
+"""A byte-level text corpus for the language-model sweep of Chapter 2's lab, offline by default.
+
+The default corpus is the Python standard library's own source code, read from the
+interpreter's installation: every machine that runs the labs has it, so no download is needed
+(a "Copilot in miniature"). The files are put in a fixed pseudo-random order (by a hash of
+their path), and whole files go either to training or to validation, also by a hash of their
+path, so the split is the same on every run. Tokens are bytes (a vocabulary of 256), so a
+cross-entropy in nats divided by ``ln 2`` is in bits per byte.
+
+An online corpus (``"tinyshakespeare"``) can be loaded when the network is available; offline
+it fails with a clear message, or falls back to the standard library corpus.
+The bytes are cached under :func:`labsupport.cache_dir` with a checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import sysconfig
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from labsupport.cache import cache_dir, discard, is_intact, write_checked
+
+CORPORA: tuple[str, ...] = ("stdlib", "tinyshakespeare")
+TINYSHAKESPEARE_URL = (
+    "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+)
+#: Folders of the standard library left out: tests, third-party packages, and the generated
+#: character-map tables of ``encodings`` (long runs of hex numbers, not code anyone writes).
+EXCLUDED_DIRS: frozenset[str] = frozenset(
+    {"test", "tests", "idle_test", "site-packages", "dist-packages", "encodings", "__pycache__"}
+)
+VOCAB_SIZE = 256
+
+
+class CorpusUnavailable(RuntimeError):
+    """An online corpus could not be downloaded (and no fallback was asked for)."""
+
+
+@dataclass(frozen=True)
+class TextCorpus:
+    """Training and validation bytes as 1-D ``torch.uint8`` tensors, and where they came from."""
+
+    train: torch.Tensor
+    val: torch.Tensor
+    source: str
+    vocab_size: int = VOCAB_SIZE
+
+    def decode(self, tokens: torch.Tensor) -> str:
+        """Bytes back to text (invalid UTF-8 shown as the replacement character)."""
+        return bytes(tokens.to(torch.uint8).tolist()).decode("utf-8", errors="replace")
+
+
+def _hash_fraction(text: str) -> float:
+    """A number in [0, 1) fixed by ``text``: the same on every machine and run."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
+
+
+def stdlib_files(root: Path | None = None) -> list[Path]:
+    """The standard library's ``.py`` files used for the corpus, in a fixed pseudo-random order."""
+    root = Path(sysconfig.get_paths()["stdlib"]) if root is None else Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no standard library folder at {root}")
+    files = [
+        f
+        for f in root.rglob("*.py")
+        if f.is_file() and not EXCLUDED_DIRS.intersection(f.relative_to(root).parts)
+    ]
+    if not files:
+        raise FileNotFoundError(f"no Python source files under {root}")
+    return sorted(files, key=lambda f: _hash_fraction(f.relative_to(root).as_posix()))
+
+
+def _stdlib_bytes(max_bytes: int, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    train, val, total = [], [], 0
+    for path in stdlib_files(root):
+        data = path.read_bytes() + b"\n\n"
+        name = path.relative_to(root).as_posix()
+        # the validation files are chosen by a second, independent hash of the path
+        (val if _hash_fraction("val:" + name) < val_fraction else train).append(data)
+        total += len(data)
+        if total >= max_bytes:
+            break
+    return np.frombuffer(b"".join(train), dtype=np.uint8), np.frombuffer(b"".join(val), dtype=np.uint8)
+
+
+def _download(url: str, timeout: float) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.read()
+
+
+def _online_bytes(name: str, val_fraction: float, timeout: float) -> tuple[np.ndarray, np.ndarray]:
+    data = np.frombuffer(_download(TINYSHAKESPEARE_URL, timeout), dtype=np.uint8)
+    cut = int(len(data) * (1 - val_fraction))  # one text: the last part is the validation set
+    return data[:cut], data[cut:]
+
+
+def _save(path: Path, train: np.ndarray, val: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.savez(f, train=train, val=val)
+
+
+def load_text_corpus(
+    name: str = "stdlib",
+    *,
+    max_bytes: int = 4_000_000,
+    val_fraction: float = 0.1,
+    fallback: str | None = "stdlib",
+    timeout: float = 10.0,
+    cache: bool = True,
+) -> TextCorpus:
+    """Load a byte-level corpus: ``"stdlib"`` (offline) or ``"tinyshakespeare"`` (online).
+
+    Args:
+        name: which corpus.
+        max_bytes: ``stdlib`` only: stop adding files once this many bytes are collected.
+        val_fraction: share of the files (``stdlib``) or of the text (online) kept for validation.
+        fallback: when the online corpus cannot be downloaded, ``"stdlib"`` loads the offline
+            corpus instead and says so; ``None`` raises :class:`CorpusUnavailable`.
+        timeout: seconds to wait for the download.
+        cache: keep the bytes under :func:`labsupport.cache_dir` (checked by a checksum).
+    """
+    if name not in CORPORA:
+        raise ValueError(f"unknown corpus {name!r}; expected one of {', '.join(CORPORA)}")
+    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 10_000:
+        raise ValueError(f"max_bytes must be an int >= 10000, got {max_bytes!r}")
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+    if fallback not in (None, "stdlib"):
+        raise ValueError(f"fallback must be 'stdlib' or None, got {fallback!r}")
+    if name == "stdlib":
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        source = f"Python {version} standard library source ({{}} train + {{}} validation bytes)"
+        path = cache_dir() / f"corpus_stdlib_py{version}_{max_bytes}_val{val_fraction:g}.npz"
+    else:
+        source = f"{name} ({{}} train + {{}} validation bytes)"
+        path = cache_dir() / f"corpus_{name}_val{val_fraction:g}.npz"
+    arrays = None
+    if cache and path.exists():
+        if is_intact(path):
+            with np.load(path) as f:
+                arrays = (f["train"], f["val"])
+        else:
+            print(f"labsupport: cached corpus at {path} failed its checksum; rebuilding it.")
+            discard(path)
+    if arrays is None:
+        if name == "stdlib":
+            arrays = _stdlib_bytes(max_bytes, val_fraction)
+        else:
+            try:
+                arrays = _online_bytes(name, val_fraction, timeout)
+            except (OSError, urllib.error.URLError) as exc:  # no network, DNS failure, timeout
+                message = f"could not download the {name} corpus from {TINYSHAKESPEARE_URL}: {exc}"
+                if fallback is None:
+                    raise CorpusUnavailable(message) from exc
+                print(
+                    f"labsupport: {message}\nlabsupport: using the offline standard-library corpus instead."
+                )
+                return load_text_corpus("stdlib", max_bytes=max_bytes, val_fraction=val_fraction, cache=cache)
+        if cache:
+            write_checked(path, lambda tmp: _save(tmp, *arrays))
+    train, val = (torch.from_numpy(np.array(a, dtype=np.uint8)) for a in arrays)
+    if len(train) < 2 or len(val) < 2:
+        raise ValueError(
+            f"the corpus is too small to split: {len(train)} train and {len(val)} validation bytes"
+        )
+    return TextCorpus(train=train, val=val, source=source.format(len(train), len(val)))
+
+
+def _check_windows(tokens: torch.Tensor, context: int) -> None:
+    if not isinstance(tokens, torch.Tensor) or tokens.ndim != 1:
+        raise TypeError(f"tokens must be a 1-D tensor, got {type(tokens).__name__}")
+    if not isinstance(context, int) or context < 1 or len(tokens) < context + 1:
+        raise ValueError(
+            f"need an int context >= 1 and more than context tokens, got {context!r} and {len(tokens)}"
+        )
+
+
+def sample_windows(
+    tokens: torch.Tensor, batch_size: int, context: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch_size`` random windows: inputs ``(B, T)`` and next-byte targets ``(B, T)`` (int64)."""
+    _check_windows(tokens, context)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    starts = torch.randint(0, len(tokens) - context, (batch_size,), generator=generator)
+    index = starts[:, None] + torch.arange(context + 1)  # (B, T + 1)
+    window = tokens[index].long()
+    return window[:, :-1].contiguous(), window[:, 1:].contiguous()
+
+
+def eval_windows(
+    tokens: torch.Tensor, context: int, max_windows: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed evaluation windows (the same every time): inputs and next-byte targets ``(W, T)``.
+
+    All non-overlapping windows, or ``max_windows`` of them spread evenly over ``tokens``.
+    """
+    _check_windows(tokens, context)
+    count = (len(tokens) - 1) // context
+    if max_windows is not None and (not isinstance(max_windows, int) or max_windows < 1):
+        raise ValueError(f"max_windows must be an int >= 1, got {max_windows!r}")
+    if max_windows is None or max_windows >= count:
+        starts = torch.arange(count) * context
+    else:
+        starts = torch.linspace(0, len(tokens) - context - 1, max_windows).long()
+    index = starts[:, None] + torch.arange(context + 1)  # (W, T + 1)
+    window = tokens[index].long()
+    return window[:, :-1].contiguous(), window[:, 1:].contiguous()

@@ -1,0 +1,137 @@
+"""Tests of labsupport.corpus: the offline byte-level corpus, its split, cache and windows."""
+
+from __future__ import annotations
+
+import urllib.error
+
+import pytest
+import torch
+
+from labsupport import corpus as corpus_module
+from labsupport.corpus import (
+    CorpusUnavailable,
+    eval_windows,
+    load_text_corpus,
+    sample_windows,
+    stdlib_files,
+)
+
+SMALL = 200_000  # bytes: enough for several files, fast to build
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABSUPPORT_CACHE", str(tmp_path / "cache"))
+
+
+def test_stdlib_corpus_is_deterministic_bytes():
+    first = load_text_corpus(max_bytes=SMALL, cache=False)
+    second = load_text_corpus(max_bytes=SMALL, cache=False)
+    assert torch.equal(first.train, second.train) and torch.equal(first.val, second.val)
+    assert first.train.dtype == torch.uint8 and first.vocab_size == 256
+    total = len(first.train) + len(first.val)
+    assert total >= SMALL
+    # the validation files are drawn with probability 0.1; with this many files, 1%-40% of the bytes
+    assert 0.01 < len(first.val) / total < 0.4
+    assert "standard library" in first.source
+    assert "def " in first.decode(first.train[:20_000])
+
+
+def test_split_is_by_whole_files():
+    corpus = load_text_corpus(max_bytes=SMALL, cache=False)
+    train_text, val_text = corpus.decode(corpus.train), corpus.decode(corpus.val)
+    total, checked = 0, 0
+    for path in stdlib_files():  # the files the loader took: until SMALL bytes were collected
+        data = path.read_bytes()
+        text = data.decode("utf-8", errors="replace")
+        if len(text) > 2000:  # a long file is in exactly one of the two splits
+            assert (text in train_text) != (text in val_text), path.name
+            checked += 1
+        total += len(data) + 2
+        if total >= SMALL:
+            break
+    assert checked >= 5
+
+
+def test_stdlib_files_leave_out_tests_and_are_ordered_the_same_way():
+    files = stdlib_files()
+    assert files == stdlib_files()
+    assert not any({"test", "tests", "encodings"} & set(f.parts) for f in files)
+    assert files != sorted(files)  # a hashed order, not alphabetical
+
+
+def test_cache_is_used_and_a_corrupt_file_is_rebuilt(monkeypatch, capsys):
+    built = load_text_corpus(max_bytes=SMALL)
+    path = next((corpus_module.cache_dir()).glob("corpus_stdlib_*.npz"))
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the corpus was rebuilt although a good cache exists")
+
+    monkeypatch.setattr(corpus_module, "_stdlib_bytes", fail)
+    cached = load_text_corpus(max_bytes=SMALL)
+    assert torch.equal(built.train, cached.train)
+    monkeypatch.undo()
+    monkeypatch.setenv("LABSUPPORT_CACHE", str(path.parent))
+    path.write_bytes(b"garbage")
+    rebuilt = load_text_corpus(max_bytes=SMALL)
+    assert "failed its checksum" in capsys.readouterr().out
+    assert torch.equal(built.train, rebuilt.train)
+
+
+def test_online_corpus_fails_cleanly_offline(monkeypatch, capsys):
+    def offline(url, timeout):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(corpus_module, "_download", offline)
+    with pytest.raises(CorpusUnavailable, match="could not download the tinyshakespeare corpus"):
+        load_text_corpus("tinyshakespeare", fallback=None)
+    fallback = load_text_corpus("tinyshakespeare", max_bytes=SMALL)
+    assert "using the offline standard-library corpus" in capsys.readouterr().out
+    assert "standard library" in fallback.source
+
+
+def test_online_corpus_when_the_download_works(monkeypatch):
+    text = ("To be, or not to be, that is the question.\n" * 500).encode()
+    monkeypatch.setattr(corpus_module, "_download", lambda url, timeout: text)
+    corpus = load_text_corpus("tinyshakespeare", val_fraction=0.2)
+    assert len(corpus.train) == int(len(text) * 0.8)
+    assert corpus.decode(torch.cat([corpus.train, corpus.val])) == text.decode()
+
+
+def test_sample_windows_are_next_byte_pairs():
+    tokens = torch.arange(100, dtype=torch.uint8)
+    x, y = sample_windows(tokens, 8, 10, torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (8, 10) and x.dtype == torch.long
+    assert torch.equal(y, x + 1)  # the target is the next byte
+    x2, _ = sample_windows(tokens, 8, 10, torch.Generator().manual_seed(0))
+    assert torch.equal(x, x2)
+
+
+def test_eval_windows_cover_or_spread():
+    tokens = torch.arange(101, dtype=torch.uint8)
+    x, y = eval_windows(tokens, 10)
+    assert x.shape == (10, 10) and torch.equal(x.flatten(), torch.arange(100)) and torch.equal(y, x + 1)
+    x, y = eval_windows(tokens, 10, max_windows=3)
+    assert x[:, 0].tolist() == [0, 45, 90] and torch.equal(y, x + 1)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="unknown corpus"):
+        load_text_corpus("wikipedia")
+    with pytest.raises(ValueError, match="max_bytes must be an int >= 10000"):
+        load_text_corpus(max_bytes=10)
+    with pytest.raises(ValueError, match=r"val_fraction must be in \(0, 1\)"):
+        load_text_corpus(val_fraction=1.0)
+    with pytest.raises(ValueError, match="fallback must be 'stdlib' or None"):
+        load_text_corpus(fallback="mnist1d")
+    tokens = torch.zeros(20, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="more than context tokens"):
+        sample_windows(tokens, 2, 20)
+    with pytest.raises(TypeError, match="tokens must be a 1-D tensor"):
+        eval_windows(tokens.view(4, 5), 2)
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        sample_windows(tokens, 0, 4)
+    with pytest.raises(ValueError, match="max_windows must be an int >= 1"):
+        eval_windows(tokens, 4, max_windows=0)
+    with pytest.raises(FileNotFoundError, match="no standard library folder"):
+        stdlib_files("/nonexistent/folder")
