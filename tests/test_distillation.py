@@ -200,7 +200,6 @@ def test_train_students_rejects_bad_inputs():
 @pytest.mark.slow
 def test_distilled_student_beats_hard_label_student_on_mnist1d():
     """Lab 4's headline on a real, smaller run: same student, data, steps and seeds."""
-    torch.set_num_threads(1)
     data = load_mnist1d()  # 4000 train / 1000 test signals
     torch.manual_seed(0)
     teacher = nn.Sequential(

@@ -24,16 +24,6 @@ from labsupport import (
     min_norm_solve,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread, as in the labs: much faster for these small models on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ---------------------------------------------------------------- corrupt_labels
 
 

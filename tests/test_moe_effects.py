@@ -32,7 +32,6 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def runs():
-    torch.set_num_threads(1)
     task = make_regime_task(8192, 2048)
     generator = set_seed(0)
     dense_width = matched_dense_width(moe_mlp_cost(3, WIDTH, 1, E, K).flops_per_token, 3, 1)

@@ -24,15 +24,6 @@ from labsupport.scaling import (
     isoflop_minimum,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ---------------------------------------------------------------- power law with irreducible term
 
 

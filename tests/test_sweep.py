@@ -21,14 +21,6 @@ from labsupport.sweep import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _sweep(widths=(3, 8, 5, 8), depth=2, grouping="auto", out=2, activation="relu", seed=0):
     return MLPSweep(
         widths,
