@@ -5,6 +5,7 @@ prints it. Each run executes the whole notebook in a fresh kernel, as a learner'
 "Restart & Run All" would, so kernel start-up and imports are included.
 
     python benchmarks/lab_times.py --repeats 3 --profiles smoke cpu
+    python benchmarks/lab_times.py --repeats 1 --profiles cpu -- labs/04_distillation.ipynb
 """
 
 from __future__ import annotations
@@ -65,8 +66,11 @@ def main() -> None:
         f"measured {date.today().isoformat()} with `make bench` on {os.cpu_count()} CPU cores "
         f"({platform.machine()}), 1 torch thread.",
     ]
-    TABLE.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
+    if args.labs:  # a partial run must not overwrite the table of all labs
+        print(f"(not written to {TABLE.relative_to(ROOT)}: only some labs were timed)")
+    else:
+        TABLE.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

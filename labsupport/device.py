@@ -13,10 +13,11 @@ from labsupport.profile import get_profile
 
 THREADS_ENV = "LABSUPPORT_THREADS"
 
-# Measured on a shared 2-core machine (benchmarks/threads.py): training the course's tiny
-# models with 2 torch threads was many times slower than with 1, because the threads spin
-# waiting for each other on small matrices. Larger machines gain little from more threads
-# at these sizes either, so the default is 1; set LABSUPPORT_THREADS to override.
+# Measured with benchmarks/threads.py on a 2-core machine: training a tiny MLP took the same
+# time with 1 or 2 torch threads when the machine was idle (0.99 s vs 0.96 s), but 27x longer
+# with 2 threads while other work shared the cores, because the threads spin waiting for each
+# other. 1 thread loses nothing at the course's sizes and is safe on a busy laptop or a shared
+# runtime, so it is the default; set LABSUPPORT_THREADS to override.
 DEFAULT_CPU_THREADS = 1
 
 
