@@ -43,6 +43,7 @@ serve:
 bench: setup
 	$(BIN)/python benchmarks/lab_times.py --repeats 3
 	$(BIN)/python benchmarks/threads.py
+	$(BIN)/python benchmarks/sweep_speedup.py
 
 sync-labs: setup
 	$(BIN)/python tools/sync_labs.py

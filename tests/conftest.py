@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True, scope="session")
 def one_torch_thread():
     """One torch thread for the whole suite, as in the labs (labsupport.configure_threads):
-    on a shared 2-core machine the course's small models train many times faster with 1 than 2
+    as fast as 2 on an idle 2-core machine, many times faster on a busy one
     (benchmarks/threads.py)."""
     import torch
 
