@@ -34,6 +34,7 @@ from labsupport.data import Dataset, DatasetUnavailable, Split, load_mnist1d, lo
 from labsupport.device import configure_threads, env_report, get_device, set_seed
 from labsupport.distill import UNLABELED, Recipe, distillation_loss, train_students
 from labsupport.labels import corrupt_labels
+from labsupport.lora import LoRALinear, add_lora, lora_parameter_count
 from labsupport.moe import (
     DenseMLP,
     MoELayer,
@@ -44,6 +45,7 @@ from labsupport.moe import (
     mse_with_balance,
 )
 from labsupport.profile import PROFILES, by_profile, get_profile
+from labsupport.quantize import Quantized, check_fake_quantizer, fake_quantize, quantize, quantized_bytes
 from labsupport.random_features import FeatureSweep, RandomReLUFeatures, feature_sweep, min_norm_solve
 from labsupport.routing import (
     LoadStats,
@@ -99,11 +101,13 @@ __all__ = [
     "DenseMLP",
     "FeatureSweep",
     "History",
+    "LoRALinear",
     "LoadStats",
     "MLPSweep",
     "MoELayer",
     "ParameterTable",
     "PowerLaw",
+    "Quantized",
     "RandomReLUFeatures",
     "Recipe",
     "RegimeTask",
@@ -114,9 +118,11 @@ __all__ = [
     "TextCorpus",
     "Timing",
     "Trajectory",
+    "add_lora",
     "by_profile",
     "cache_dir",
     "check_close",
+    "check_fake_quantizer",
     "check_function",
     "check_moe_layer",
     "configure_threads",
@@ -133,6 +139,7 @@ __all__ = [
     "evaluate_sweep",
     "expert_capacity",
     "expert_load",
+    "fake_quantize",
     "feature_sweep",
     "fit",
     "fit_chinchilla",
@@ -152,6 +159,7 @@ __all__ = [
     "load_stats",
     "load_text_corpus",
     "load_vision_dataset",
+    "lora_parameter_count",
     "make_regime_task",
     "matched_dense_width",
     "matmul_flops_per_second",
@@ -162,6 +170,8 @@ __all__ = [
     "parameter_table",
     "per_model_accuracy",
     "per_model_loss",
+    "quantize",
+    "quantized_bytes",
     "routed_cost",
     "sample_windows",
     "save_checkpoint",
