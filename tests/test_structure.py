@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.sync_labs import BADGE_RE, colab_badge, is_checked, nbgrader_metadata, setup_cell_source
+from tools.sync_labs import BADGE_RE, colab_badge, is_checked, nbgrader_metadata, setup_cell_source, time_text
 
 LABS = sorted((Path(__file__).resolve().parents[1] / "labs").glob("*.ipynb"))
 CITE_RE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
@@ -86,6 +86,11 @@ def test_title_cell(lab):
     assert title.startswith("# Lab "), path.name
     for part in ("Learning objectives", "Prerequisites", "Time", "smoke", "cpu", "gpu"):
         assert part in title, f"{path.name}: the title cell must state {part!r}"
+    measured = time_text(path.stem)
+    assert measured is not None, f"{path.name} is not in benchmarks/lab_times.md; run `make bench`"
+    assert measured in title, (
+        f"{path.name}: the title cell must state the measured {measured!r} (make sync-labs)"
+    )
     badges = BADGE_RE.findall(title)
     assert badges == [colab_badge(path)], f"{path.name}: wrong Colab badge; run `make sync-labs`"
 

@@ -3,7 +3,8 @@
 The repository address lives in one place, ``_config.yml`` (``repository.url`` and
 ``repository.branch``); the release tag Colab installs is ``v`` + the version in
 ``pyproject.toml``. After a fork changes either, ``make sync-labs`` rewrites the labs, and
-``tests/test_structure.py`` fails until it has been run.
+``tests/test_structure.py`` fails until it has been run. The same goes for the measured times
+in each lab's title cell, which come from ``benchmarks/lab_times.md`` (``make bench``).
 
 Labs are committed without outputs, with one exception: a cell marked
 ``# NBVAL_CHECK_OUTPUT`` keeps its (small, deterministic, text) output, because that stored
@@ -26,6 +27,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SETUP_MARKER = "# Set-up (the same in every lab)"
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
+LAB_TIMES = ROOT / "benchmarks" / "lab_times.md"
+TIME_RE = re.compile(r"smoke ≈ \d+ s · cpu ≈ \d+ s")
 BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 
 
@@ -69,6 +72,22 @@ def colab_badge(notebook: Path) -> str:
         "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
         f"(https://colab.research.google.com/github/{github_path}/blob/{branch}/{rel})"
     )
+
+
+def measured_times() -> dict[str, tuple[int, int]]:
+    """``{lab stem: (smoke seconds, cpu seconds)}`` from the table ``make bench`` writes."""
+    times = {}
+    for line in LAB_TIMES.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[1].isdigit() and cells[2].isdigit():
+            times[cells[0]] = (int(cells[1]), int(cells[2]))
+    return times
+
+
+def time_text(stem: str) -> str | None:
+    """The measured-times phrase of a lab's title cell, or None if the lab was not measured."""
+    measured = measured_times().get(stem)
+    return None if measured is None else f"smoke ≈ {measured[0]} s · cpu ≈ {measured[1]} s"
 
 
 def is_checked(cell: dict) -> bool:
@@ -125,6 +144,8 @@ def sync(notebook: Path, *, record: bool = False) -> bool:
         source = "".join(cell["source"])
         if cell["cell_type"] == "markdown" and BADGE_RE.search(source):
             new = BADGE_RE.sub(colab_badge(notebook), source)
+            if (measured := time_text(notebook.stem)) is not None:
+                new = TIME_RE.sub(measured, new, count=1)
         elif cell["cell_type"] == "code" and source.startswith(SETUP_MARKER):
             new = setup_cell_source()
         else:
