@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 CACHE_ENV = "LABSUPPORT_CACHE"
 
 
@@ -73,3 +75,30 @@ def discard(path: Path) -> None:
     path = Path(path)
     path.unlink(missing_ok=True)
     _sidecar(path).unlink(missing_ok=True)
+
+
+def load_arrays(path: Path, what: str) -> dict[str, np.ndarray] | None:
+    """The arrays of a cached ``.npz`` file, or ``None`` when it is missing or corrupt.
+
+    A corrupt file (checksum mismatch) is reported, naming ``what`` it held, and removed so
+    the caller rebuilds it.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    if not is_intact(path):
+        print(f"labsupport: cached {what} at {path} failed its checksum; regenerating it.")
+        discard(path)
+        return None
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Store ``arrays`` as a checksummed ``.npz`` file (see :func:`load_arrays`)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    return write_checked(path, write)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from labsupport.cache import cache_dir, discard, is_intact, write_checked
+from labsupport.validate import module as check_module
 
 #: Bumped when the file layout changes, so that older files count as mismatched.
 FORMAT_VERSION = 1
@@ -50,15 +51,9 @@ def checkpoint_path(name: str) -> Path:
     return cache_dir() / "checkpoints" / f"{name}.pt"
 
 
-def _check_model(model: object) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    return model
-
-
 def architecture_record(model: nn.Module) -> dict[str, Any]:
     """What a checkpoint must match: the model's class and the name and shape of every tensor."""
-    _check_model(model)
+    check_module(model)
     return {
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
         "tensors": {k: list(v.shape) for k, v in model.state_dict().items()},
@@ -90,7 +85,7 @@ def _describe_difference(saved: Any, wanted: Any) -> str:
 
 def save_checkpoint(name: str, model: nn.Module, config: object = None) -> Path:
     """Save ``model``'s weights with their checksum, architecture and ``config``; return the path."""
-    _check_model(model)
+    check_module(model)
     path = checkpoint_path(name)
     payload = {
         "format": FORMAT_VERSION,
@@ -109,7 +104,7 @@ def load_checkpoint(name: str, model: M, config: object = None) -> M:
             (``reason="corrupt"``), or was saved for another architecture or configuration
             (``reason="mismatch"``). ``model`` is left unchanged.
     """
-    _check_model(model)
+    check_module(model)
     path = checkpoint_path(name)
     wanted_config = _config_record(config)
     if not path.exists():
@@ -159,7 +154,7 @@ def load_or_train(name: str, model: M, train_fn: Callable[[M], object], config: 
     Returns:
         ``model``, now holding trained weights, in eval mode.
     """
-    _check_model(model)
+    check_module(model)
     if not callable(train_fn):
         raise TypeError(f"train_fn must be callable, got {type(train_fn).__name__}")
     try:

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from labsupport.validate import module as check_module
+
 #: Bytes per parameter for the precisions the course discusses.
 BYTES_PER_PARAM: dict[str, float] = {
     "fp32": 4.0,
@@ -59,15 +61,9 @@ class ParameterTable:
         return "\n".join(lines)
 
 
-def _check_module(model: object) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    return model
-
-
 def parameter_table(model: nn.Module) -> ParameterTable:
     """A row for every module that owns parameters directly (shared tensors counted once)."""
-    _check_module(model)
+    check_module(model)
     seen: set[int] = set()
     rows = []
     for name, module in model.named_modules():
@@ -88,7 +84,7 @@ def parameter_table(model: nn.Module) -> ParameterTable:
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
     """Number of parameters in ``model`` (each shared tensor once)."""
-    _check_module(model)
+    check_module(model)
     params = {id(p): p for p in model.parameters()}.values()
     return sum(p.numel() for p in params if p.requires_grad or not trainable_only)
 
@@ -118,7 +114,7 @@ def count_flops(model: nn.Module, *inputs: torch.Tensor, backward: bool = False)
     Counts matrix multiplications and convolutions (two FLOPs per multiply-add), which is
     where nearly all of a network's arithmetic is; element-wise work is not counted.
     """
-    _check_module(model)
+    check_module(model)
     if not inputs or not all(isinstance(t, torch.Tensor) for t in inputs):
         raise TypeError("count_flops needs at least one example input tensor")
     counter = FlopCounterMode(display=False)

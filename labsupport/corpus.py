@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from labsupport.cache import cache_dir, discard, is_intact, write_checked
+from labsupport.cache import cache_dir, load_arrays, save_arrays
 
 CORPORA: tuple[str, ...] = ("stdlib", "tinyshakespeare")
 TINYSHAKESPEARE_URL = (
@@ -102,11 +102,6 @@ def _online_bytes(name: str, val_fraction: float, timeout: float) -> tuple[np.nd
     return data[:cut], data[cut:]
 
 
-def _save(path: Path, train: np.ndarray, val: np.ndarray) -> None:
-    with open(path, "wb") as f:
-        np.savez(f, train=train, val=val)
-
-
 def load_text_corpus(
     name: str = "stdlib",
     *,
@@ -142,14 +137,8 @@ def load_text_corpus(
     else:
         source = f"{name} ({{}} train + {{}} validation bytes)"
         path = cache_dir() / f"corpus_{name}_val{val_fraction:g}.npz"
-    arrays = None
-    if cache and path.exists():
-        if is_intact(path):
-            with np.load(path) as f:
-                arrays = (f["train"], f["val"])
-        else:
-            print(f"labsupport: cached corpus at {path} failed its checksum; rebuilding it.")
-            discard(path)
+    cached = load_arrays(path, "corpus") if cache else None
+    arrays = None if cached is None else (cached["train"], cached["val"])
     if arrays is None:
         if name == "stdlib":
             arrays = _stdlib_bytes(max_bytes, val_fraction)
@@ -165,7 +154,7 @@ def load_text_corpus(
                 )
                 return load_text_corpus("stdlib", max_bytes=max_bytes, val_fraction=val_fraction, cache=cache)
         if cache:
-            write_checked(path, lambda tmp: _save(tmp, *arrays))
+            save_arrays(path, {"train": arrays[0], "val": arrays[1]})
     train, val = (torch.from_numpy(np.array(a, dtype=np.uint8)) for a in arrays)
     if len(train) < 2 or len(val) < 2:
         raise ValueError(

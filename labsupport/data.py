@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from labsupport.cache import cache_dir, discard, is_intact, write_checked
+from labsupport.cache import cache_dir, load_arrays, save_arrays
 
 VISION_DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist")
 
@@ -72,18 +72,11 @@ def load_mnist1d(num_samples: int = 5000, seed: int = 42, *, cache: bool = True)
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     path = cache_dir() / f"mnist1d_n{num_samples}_seed{seed}.npz"
-    arrays: dict[str, np.ndarray] | None = None
-    if cache and path.exists():
-        if is_intact(path):
-            with np.load(path) as f:
-                arrays = {k: f[k] for k in f.files}
-        else:
-            print(f"labsupport: cached MNIST-1D at {path} failed its checksum; regenerating it.")
-            discard(path)
+    arrays = load_arrays(path, "MNIST-1D") if cache else None
     if arrays is None:
         arrays = _mnist1d_arrays(num_samples, seed)
         if cache:
-            write_checked(path, lambda tmp: _save_npz(tmp, arrays))
+            save_arrays(path, arrays)
 
     def split(x: np.ndarray, y: np.ndarray) -> Split:
         return Split(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long))
@@ -94,11 +87,6 @@ def load_mnist1d(num_samples: int = 5000, seed: int = 42, *, cache: bool = True)
         num_classes=10,
         source=f"MNIST-1D (generated offline, {num_samples} samples, seed {seed})",
     )
-
-
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
 
 
 class DatasetUnavailable(RuntimeError):

@@ -20,22 +20,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-
-def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def _non_negative_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
-    return value
+from labsupport.validate import non_negative_int, positive_int
 
 
 def _check_k(k: object, num_experts: object) -> tuple[int, int]:
-    num_experts = _positive_int("num_experts", num_experts)
-    k = _positive_int("k", k)
+    num_experts = positive_int("num_experts", num_experts)
+    k = positive_int("k", k)
     if k > num_experts:
         raise ValueError(f"k (experts per token) must be at most num_experts={num_experts}, got k={k}")
     return k, num_experts
@@ -77,7 +67,7 @@ def expert_capacity(num_tokens: int, num_experts: int, k: int = 1, capacity_fact
     With ``capacity_factor = 1`` a perfectly balanced router fills every expert exactly;
     the Switch Transformer used factors of 1.0 to 1.25 (Chapter 5).
     """
-    num_tokens = _positive_int("num_tokens", num_tokens)
+    num_tokens = positive_int("num_tokens", num_tokens)
     k, num_experts = _check_k(k, num_experts)
     if isinstance(capacity_factor, bool) or not isinstance(capacity_factor, (int, float)):
         raise TypeError(f"capacity_factor must be a number, got {type(capacity_factor).__name__}")
@@ -93,8 +83,8 @@ def within_capacity(expert_index: torch.Tensor, num_experts: int, capacity: int)
     expert takes assignments first come, first served: all tokens' first choices in batch
     order, then all second choices, and so on (as in GShard); the rest are dropped.
     """
-    num_experts = _positive_int("num_experts", num_experts)
-    capacity = _non_negative_int("capacity", capacity)
+    num_experts = positive_int("num_experts", num_experts)
+    capacity = non_negative_int("capacity", capacity)
     expert_index = _check_index(expert_index, num_experts)
     if expert_index.ndim != 2:
         raise ValueError(f"expert_index must have shape (tokens, k), got {tuple(expert_index.shape)}")
@@ -110,7 +100,7 @@ def within_capacity(expert_index: torch.Tensor, num_experts: int, capacity: int)
 
 def expert_load(expert_index: torch.Tensor, num_experts: int) -> torch.Tensor:
     """How many assignments each expert received: a histogram of length ``num_experts``."""
-    num_experts = _positive_int("num_experts", num_experts)
+    num_experts = positive_int("num_experts", num_experts)
     expert_index = _check_index(expert_index, num_experts)
     return torch.bincount(expert_index.reshape(-1).long().cpu(), minlength=num_experts)
 
@@ -126,7 +116,7 @@ def load_ratio(load: torch.Tensor) -> float:
 def dropped_fraction(load: torch.Tensor, capacity: int) -> float:
     """Fraction of a batch's assignments that do not fit: ``sum(max(0, load - capacity)) / sum(load)``."""
     load = _check_load(load).double()
-    capacity = _non_negative_int("capacity", capacity)
+    capacity = non_negative_int("capacity", capacity)
     total = load.sum()
     if total == 0:
         raise ValueError("the load is all zeros: no assignments, so nothing can be dropped")
@@ -227,13 +217,13 @@ def routed_cost(
     pass ``expert_flops``/``shared_flops`` (per token) when you know them exactly.
     """
     k, num_experts = _check_k(k, num_experts)
-    expert_params = _non_negative_int("expert_params", expert_params)
-    shared_params = _non_negative_int("shared_params", shared_params)
+    expert_params = non_negative_int("expert_params", expert_params)
+    shared_params = non_negative_int("shared_params", shared_params)
     expert_flops = (
-        2 * expert_params if expert_flops is None else _non_negative_int("expert_flops", expert_flops)
+        2 * expert_params if expert_flops is None else non_negative_int("expert_flops", expert_flops)
     )
     shared_flops = (
-        2 * shared_params if shared_flops is None else _non_negative_int("shared_flops", shared_flops)
+        2 * shared_params if shared_flops is None else non_negative_int("shared_flops", shared_flops)
     )
     if shared_params + expert_params == 0:
         raise ValueError("a model needs some parameters: expert_params and shared_params are both 0")
@@ -247,7 +237,7 @@ def routed_cost(
 def _mlp_sizes(d_in: int, d_hidden: int, d_out: int) -> tuple[int, int]:
     """(parameters, matmul FLOPs per token) of Linear(d_in, d_hidden) -> Linear(d_hidden, d_out)."""
     for name, value in (("d_in", d_in), ("d_hidden", d_hidden), ("d_out", d_out)):
-        _positive_int(name, value)
+        positive_int(name, value)
     params = d_in * d_hidden + d_hidden + d_hidden * d_out + d_out
     return params, 2 * (d_in * d_hidden + d_hidden * d_out)
 
@@ -278,7 +268,7 @@ def dense_mlp_cost(d_in: int, d_hidden: int, d_out: int) -> RoutedCost:
 
 def matched_dense_width(flops_per_token: int, d_in: int, d_out: int) -> int:
     """The smallest hidden width of a dense two-layer MLP whose FLOPs per token reach ``flops_per_token``."""
-    flops_per_token = _positive_int("flops_per_token", flops_per_token)
-    _positive_int("d_in", d_in)
-    _positive_int("d_out", d_out)
+    flops_per_token = positive_int("flops_per_token", flops_per_token)
+    positive_int("d_in", d_in)
+    positive_int("d_out", d_out)
     return math.ceil(flops_per_token / (2 * (d_in + d_out)))

@@ -34,6 +34,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from labsupport.data import Split
+from labsupport.validate import positive_int
 
 TASKS: tuple[str, ...] = ("regression", "classification")
 SCHEDULES: tuple[str, ...] = ("constant", "cosine")
@@ -46,12 +47,6 @@ _MODULES: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu"
 
 #: A source of fresh training data: ``sample(batch_size, generator) -> (x, y)``.
 BatchSampler = Callable[[int, "torch.Generator | None"], tuple[torch.Tensor, torch.Tensor]]
-
-
-def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 def _check_task(task: str) -> None:
@@ -190,10 +185,10 @@ class MLPSweep(nn.Module):
         if not widths:
             raise ValueError("widths must list at least one hidden width, got an empty sequence")
         for w in widths:
-            _positive_int("every width", w)
-        self.in_features = _positive_int("in_features", in_features)
-        self.out_features = _positive_int("out_features", out_features)
-        self.depth = _positive_int("depth", depth)
+            positive_int("every width", w)
+        self.in_features = positive_int("in_features", in_features)
+        self.out_features = positive_int("out_features", out_features)
+        self.depth = positive_int("depth", depth)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         if grouping not in ("auto", "single"):
@@ -501,7 +496,7 @@ def train_sweep(
         _check_data(train, "train", model)
     if eval_data is not None:
         _check_data(eval_data, "eval_data", model)
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = positive_int("batch_size", batch_size)
     if warmup_steps < 0 or eval_every < 0 or not 0 <= min_lr_fraction <= 1:
         raise ValueError(
             "need warmup_steps >= 0, eval_every >= 0 and 0 <= min_lr_fraction <= 1, got"

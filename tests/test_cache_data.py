@@ -108,3 +108,16 @@ def test_vision_dataset_bad_arguments():
         load_vision_dataset("cifar10")
     with pytest.raises(ValueError, match="fallback must be"):
         load_vision_dataset("mnist", fallback="zeros")
+
+
+def test_checked_arrays_round_trip_and_corruption(tmp_path, capsys):
+    from labsupport.cache import load_arrays, save_arrays
+
+    path = tmp_path / "a.npz"
+    assert load_arrays(path, "test arrays") is None
+    save_arrays(path, {"x": np.arange(5), "y": np.ones((2, 3))})
+    loaded = load_arrays(path, "test arrays")
+    assert list(loaded) == ["x", "y"] and np.array_equal(loaded["x"], np.arange(5))
+    path.write_bytes(path.read_bytes()[:-3])
+    assert load_arrays(path, "test arrays") is None
+    assert "cached test arrays" in capsys.readouterr().out and not path.exists()
