@@ -82,6 +82,7 @@ from labsupport.sweep import (
 )
 from labsupport.timing import Timing, matmul_flops_per_second, time_it
 from labsupport.train import History, evaluate, fit
+from labsupport.report import report_summary
 from labsupport.widgets import Choice, Slider, interactive_plot
 
 __version__ = "0.1.0"
@@ -172,6 +173,7 @@ __all__ = [
     "per_model_loss",
     "quantize",
     "quantized_bytes",
+    "report_summary",
     "routed_cost",
     "sample_windows",
     "save_checkpoint",

@@ -1,9 +1,10 @@
 """Interactive figures that degrade to a static figure on the website and in tests.
 
 In a live notebook (Jupyter, Colab) :func:`interactive_plot` shows sliders that redraw the
-figure. A published page has no kernel behind it, so the book build and the test suite set
+figure. A published page has no kernel behind it, so the book build sets
 ``LABSUPPORT_WIDGETS=static``: the figure is drawn once, at the default values, and the page
-shows that. Works with ipywidgets 7.7 (Colab) and 8.
+shows that. The tests run the labs live, as learners do. Works with ipywidgets 7.7 (Colab)
+and 8.
 """
 
 from __future__ import annotations
@@ -68,12 +69,18 @@ def _to_widget(name: str, control: Control) -> Any:
     return cls(min=control.low, max=control.high, step=control.step, value=control.value, description=name)
 
 
-def interactive_plot(plot: Callable[..., None], **controls: Control) -> Any:
-    """Show ``plot(**values)`` with a control per keyword argument.
+def interactive_plot(plot: Callable[..., Any], **controls: Control) -> Any:
+    """Show ``plot(**values)`` with a control per keyword argument (every lab's figures with sliders).
 
-    ``plot`` draws a matplotlib figure and calls ``plt.show()``. Live: returns the
-    ipywidgets ``interactive`` object (displayed). Static: draws once at the defaults and
+    ``plot`` is any callable (a function, a ``functools.partial``, a lambda, a bound method)
+    that draws a matplotlib figure. Live (Jupyter, Colab): displays the controls above the
+    figure, redraws it whenever a control changes, and returns the ipywidgets ``VBox``.
+    Static (the website, ``LABSUPPORT_WIDGETS=static``): draws once at the defaults and
     returns ``None``.
+
+    Either way the first drawing happens at once, and an exception in it propagates, so a
+    broken figure fails the cell instead of hiding a traceback inside the widget. Later
+    redraws show their errors in the figure's place, as ipywidgets does.
     """
     if not callable(plot):
         raise TypeError(f"plot must be callable, got {type(plot).__name__}")
@@ -84,8 +91,35 @@ def interactive_plot(plot: Callable[..., None], **controls: Control) -> Any:
         plot(**{name: c.value for name, c in controls.items()})
         return None
     import ipywidgets as w
-    from IPython.display import display
+    from IPython.display import clear_output, display
+    from ipywidgets.widgets.interaction import show_inline_matplotlib_plots
 
-    ui = w.interactive(plot, **{name: _to_widget(name, c) for name, c in controls.items()})
+    inputs = {name: _to_widget(name, c) for name, c in controls.items()}
+    out = w.Output()
+
+    def draw() -> None:
+        with out:
+            clear_output(wait=True)
+            plot(**{name: widget.value for name, widget in inputs.items()})
+            show_inline_matplotlib_plots()
+
+    def first_draw() -> None:
+        # Output swallows exceptions raised inside it (it only prints them): catch the first
+        # one ourselves and raise it after the widget has closed.
+        failure: list[BaseException] = []
+        with out:
+            try:
+                clear_output(wait=True)
+                plot(**{name: c.value for name, c in controls.items()})
+                show_inline_matplotlib_plots()
+            except Exception as exc:
+                failure.append(exc)
+        if failure:
+            raise failure[0]
+
+    ui = w.VBox([*inputs.values(), out])
     display(ui)
+    first_draw()
+    for widget in inputs.values():
+        widget.observe(lambda _change: draw(), names="value")
     return ui
