@@ -47,6 +47,7 @@ from labsupport.moe import (
 from labsupport.profile import PROFILES, by_profile, get_profile
 from labsupport.quantize import Quantized, check_fake_quantizer, fake_quantize, quantize, quantized_bytes
 from labsupport.random_features import FeatureSweep, RandomReLUFeatures, feature_sweep, min_norm_solve
+from labsupport.report import report_summary
 from labsupport.routing import (
     LoadStats,
     RoutedCost,
@@ -82,7 +83,6 @@ from labsupport.sweep import (
 )
 from labsupport.timing import Timing, matmul_flops_per_second, time_it
 from labsupport.train import History, evaluate, fit
-from labsupport.report import report_summary
 from labsupport.widgets import Choice, Slider, interactive_plot
 
 __version__ = "0.1.0"
