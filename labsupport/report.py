@@ -2,9 +2,10 @@
 
 Every lab ends with one call::
 
-    report_summary("03_memorization", {"random_labels_train_accuracy": 1.0, ...})
+    report_summary("03_memorization", {"random_labels_train_accuracy": 1.0, ...}, timings={...})
 
-The learner sees a table. The same numbers travel in the cell's output under the MIME type
+``values`` are the results a seed fixes: two runs on one machine give the same ones.
+``timings`` are wall-clock measurements, which vary from run to run. The learner sees a table. The same numbers travel in the cell's output under the MIME type
 :data:`SUMMARY_MIME` (JSON), which ``tests/effects/`` reads from the executed notebook to
 assert each claim of the lab's chapter on the lab's own run. The numbers are the lab's
 result, so a test never re-implements the experiment.
@@ -57,25 +58,39 @@ def summary_text(values: Mapping[str, Value | list[Value]]) -> str:
     return "\n".join(f"{key:<{width}}  {_text(value)}" for key, value in values.items())
 
 
-def report_summary(lab: str, values: Mapping[str, Any]) -> None:
+def report_summary(lab: str, values: Mapping[str, Any], *, timings: Mapping[str, Any] | None = None) -> None:
     """Display a lab's headline numbers (a table) with a machine-readable copy for the tests.
 
     Args:
         lab: the lab's file stem, e.g. ``"03_memorization"``.
-        values: name -> number, string, bool, None or flat list of those. Names are
-            identifiers (``snake_case``), so a test can read them.
+        values: name -> number, string, bool, None or flat list of those: the results that
+            the seed fixes. Names are identifiers (``snake_case``), so a test can read them.
+        timings: the same for wall-clock measurements (seconds, speed-ups), which vary
+            from run to run.
 
-    The displayed payload is ``{"lab": lab, "values": {...}}`` under :data:`SUMMARY_MIME`.
+    The displayed payload is ``{"lab": lab, "values": {...}, "timings": {...}}`` under
+    :data:`SUMMARY_MIME`.
     """
     if not isinstance(lab, str) or not lab:
         raise TypeError(f"lab must be the lab's file stem, a non-empty string, got {lab!r}")
     if not isinstance(values, Mapping) or not values:
         raise ValueError(f"values must be a non-empty mapping of name -> number, got {values!r}")
-    for key in values:
+    timings = {} if timings is None else timings
+    if not isinstance(timings, Mapping):
+        raise TypeError(f"timings must be a mapping of name -> number, got {type(timings).__name__}")
+    for key in [*values, *timings]:
         if not isinstance(key, str) or not key.isidentifier():
             raise ValueError(f"summary names must be identifiers like 'test_error', got {key!r}")
-    clean = {key: _clean(key, value) for key, value in values.items()}
-    payload = {"lab": lab, "values": clean}
+    if both := set(values) & set(timings):
+        raise ValueError(f"names in both values and timings: {sorted(both)}")
+    payload = {
+        "lab": lab,
+        "values": {key: _clean(key, value) for key, value in values.items()},
+        "timings": {key: _clean(key, value) for key, value in timings.items()},
+    }
+    text = f"Summary of lab {lab}\n" + summary_text(payload["values"])
+    if payload["timings"]:
+        text += "\nmeasured on this machine (varies from run to run):\n" + summary_text(payload["timings"])
     from IPython.display import display
 
-    display({SUMMARY_MIME: payload, "text/plain": f"Summary of lab {lab}\n" + summary_text(clean)}, raw=True)
+    display({SUMMARY_MIME: payload, "text/plain": text}, raw=True)
