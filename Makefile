@@ -10,7 +10,16 @@ PORT   ?= 8000
 BOOK_OUT := $(if $(filter cpu,$(PROFILE)),.,_build/$(PROFILE))
 LINTED := labsupport tests labs benchmarks tools
 
-.PHONY: setup book test lint serve bench sync-labs clean
+# The Colab-like environment: Colab's preinstalled versions (colab_versions.txt) on Python 3.13.
+COLAB_VENV := .venv-colab
+# Colab's Python minor version, from pyenv's versions (its shim on PATH exists but fails
+# unless that version is selected), else from PATH.
+COLAB_MINOR := $(shell sed -n 's/^python==//p' colab_versions.txt)
+COLAB_PYTHON ?= $(or $(shell ls -d $$HOME/.pyenv/versions/$(COLAB_MINOR).*/bin/python$(COLAB_MINOR) 2>/dev/null | sort -V | tail -n 1),$(shell command -v python$(COLAB_MINOR) 2>/dev/null))
+# The edit loop: everything but the cpu-profile effect layer, the Colab run, the book and the browser.
+QUICK := not effects and not colab and not book and not browser
+
+.PHONY: setup colab-env book test check lint serve bench sync-labs clean
 
 setup: $(STAMP)
 
@@ -22,6 +31,18 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Built from colab_versions.txt; rebuilt when that file changes. labsupport is not installed
+# here: the Colab test installs it with the labs' own set-up cell.
+colab-env: $(COLAB_VENV)/.installed
+
+$(COLAB_VENV)/.installed: colab_versions.txt
+	@test -n "$(COLAB_PYTHON)" || { echo "no Python $(COLAB_MINOR) found (pyenv install $(COLAB_MINOR), or COLAB_PYTHON=...)"; exit 1; }
+	rm -rf $(COLAB_VENV)
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install -q --disable-pip-version-check "$$(grep '^pip==' colab_versions.txt)"
+	$(COLAB_VENV)/bin/python -m pip install -q --disable-pip-version-check $$(grep -v -e '^#' -e '^python==' -e '^pip==' colab_versions.txt) ipykernel pytest
+	touch $@
+
 book: setup
 	LABSUPPORT_PROFILE=$(PROFILE) LABSUPPORT_WIDGETS=static \
 		$(BIN)/jupyter-book build . -W -n --keep-going --path-output $(BOOK_OUT)
@@ -31,9 +52,15 @@ lint: setup
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 
-test: setup lint
-	LABSUPPORT_PROFILE=smoke LABSUPPORT_WIDGETS=static \
-		$(BIN)/python -m pytest tests labs --nbval-lax --durations=15
+# Everything: unit tests, every lab under nbval (smoke, widgets live), the effect layer (every
+# lab in the cpu profile, its chapter's claims asserted), repeatability, the Colab run, the
+# book and the browser.
+test: setup colab-env lint
+	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest tests labs --nbval-lax --durations=20
+
+# The edit loop (under 2 minutes): lint, unit tests and every lab under nbval in smoke.
+check: setup lint
+	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest tests labs --nbval-lax -m "$(QUICK)" --durations=10
 
 serve:
 	@test -f _build/html/index.html || { echo "no site yet: run 'make book' first"; exit 1; }
@@ -50,4 +77,4 @@ sync-labs: setup
 	$(BIN)/python tools/sync_labs.py
 
 clean:
-	rm -rf _build
+	rm -rf _build $(COLAB_VENV)
