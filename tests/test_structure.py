@@ -152,3 +152,20 @@ def test_every_citation_exists(root):
 def test_bibliography_keys_are_unique(root):
     found = BIB_KEY_RE.findall((root / "references.bib").read_text())
     assert len(found) == len(set(found)), "duplicate keys in references.bib"
+
+
+def test_every_cell_has_a_unique_id(lab):
+    """nbformat 4.5 requires cell ids; `make sync-labs` gives new cells one."""
+    path, nb = lab
+    ids = [cell.get("id") for cell in nb["cells"]]
+    assert None not in ids, f"{path.name}: a cell has no id; run `make sync-labs`"
+    assert len(set(ids)) == len(ids), f"{path.name}: duplicate cell ids"
+
+
+def test_every_lab_ends_with_its_summary(lab):
+    """The effect layer reads the numbers a lab reports (labsupport.report_summary)."""
+    path, nb = lab
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    calls = [c for c in code if "report_summary(" in "".join(c["source"])]
+    assert len(calls) == 1, f"{path.name}: one report_summary(...) cell, found {len(calls)}"
+    assert f'"{path.stem}"' in "".join(calls[0]["source"]), f"{path.name}: report_summary names its lab"

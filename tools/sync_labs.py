@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import tomllib
+import uuid
 from pathlib import Path
 
 import yaml
@@ -125,6 +126,13 @@ def _record_checked_outputs(notebook: Path, nb: dict) -> None:
             cell["execution_count"] = 1
 
 
+def _new_cell_id(taken: set) -> str:
+    """A short random cell id that is not in ``taken``."""
+    while (new := uuid.uuid4().hex[:8]) in taken:
+        pass
+    return new
+
+
 def sync(notebook: Path, *, record: bool = False) -> bool:
     """Rewrite badge, set-up cell and outputs of one lab; return whether anything changed."""
     text = notebook.read_text(encoding="utf-8")
@@ -133,7 +141,11 @@ def sync(notebook: Path, *, record: bool = False) -> bool:
     if record:
         _record_checked_outputs(notebook, nb)
     exercises = 0
+    taken = {cell.get("id") for cell in nb["cells"]}
     for cell in nb["cells"]:
+        if "id" not in cell:  # nbformat 4.5 requires one per cell; new cells get a fresh one
+            cell["id"] = _new_cell_id(taken)
+            taken.add(cell["id"])
         if cell["cell_type"] == "code" and not is_checked(cell):
             cell["outputs"], cell["execution_count"] = [], None
         cell.get("metadata", {}).pop("execution", None)

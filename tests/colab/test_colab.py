@@ -25,8 +25,8 @@ import pytest
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
-from packaging.requirements import Requirement
 
+from tests.environments import colab_versions, installed
 from tests.labrun import LABS, ROOT, execute_lab, lab_env, summary
 from tools.sync_labs import release_tag, repository, setup_cell_source
 
@@ -34,24 +34,6 @@ pytestmark = pytest.mark.colab
 
 COLAB_VENV = ROOT / ".venv-colab"
 COLAB_PYTHON = COLAB_VENV / "bin" / "python"
-VERSIONS = ROOT / "colab_versions.txt"
-
-
-def colab_versions() -> dict[str, str]:
-    """``{package: version}`` from colab_versions.txt, Python itself excluded."""
-    reqs = [Requirement(line) for line in VERSIONS.read_text().splitlines() if line and line[0] != "#"]
-    return {r.name.lower(): next(iter(r.specifier)).version for r in reqs if r.name != "python"}
-
-
-def installed(python: Path) -> dict[str, str]:
-    """``{package: version}`` of everything installed in the environment of ``python``."""
-    out = subprocess.run(
-        [str(python), "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return {p["name"].lower().replace("_", "-"): p["version"] for p in json.loads(out)}
 
 
 def _tracked_tree(dest: Path) -> None:
@@ -75,7 +57,9 @@ def colab(tmp_path_factory, session_cache):
     """A kernel manager factory and environment for Colab-like kernels, with the local release."""
     if not (COLAB_VENV / ".installed").exists():
         if os.environ.get("CI") == "true":
-            pytest.fail("CI must run the Colab test: `make colab-env` builds its environment (make test does)")
+            pytest.fail(
+                "CI must run the Colab test: `make colab-env` builds its environment (make test does)"
+            )
         pytest.skip("no Colab environment: run `make colab-env`")
     work = tmp_path_factory.mktemp("colab")
     repo = work / "course"
@@ -91,7 +75,9 @@ def colab(tmp_path_factory, session_cache):
 
     stub = work / "stub" / "google" / "colab"
     stub.mkdir(parents=True)
-    (stub / "__init__.py").write_text('"""Stands in for Colab\'s own package: the set-up cell looks for it."""\n')
+    (stub / "__init__.py").write_text(
+        '"""Stands in for Colab\'s own package: the set-up cell looks for it."""\n'
+    )
     kernels = work / "kernels"
     (kernels / "colab").mkdir(parents=True)
     spec = {
@@ -115,7 +101,9 @@ def colab(tmp_path_factory, session_cache):
     }
 
     def kernel_manager() -> KernelManager:
-        return KernelManager(kernel_name="colab", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
+        return KernelManager(
+            kernel_name="colab", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)])
+        )
 
     return kernel_manager, env
 
@@ -136,7 +124,17 @@ def setup_cell_install(colab):
 
 def test_the_environment_has_colabs_versions(colab):
     have = installed(COLAB_PYTHON)
-    for name, version in colab_versions().items():
+    versions = colab_versions()
+    python = subprocess.run(
+        [str(COLAB_PYTHON), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert python.startswith(versions.pop("python") + "."), (
+        f"Colab runs Python {versions}, .venv-colab {python}"
+    )
+    for name, version in versions.items():
         assert have.get(name) == version, f"{name}: Colab has {version}, .venv-colab has {have.get(name)}"
 
 

@@ -1,0 +1,40 @@
+"""Chapter 1's claims, on Lab 1's own cpu-profile run."""
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def lab(cpu_run):
+    return cpu_run("01_complexity")
+
+
+def test_hand_counts_equal_pytorchs(lab):
+    v = lab["values"]
+    assert v["mlp_parameters_by_hand"] == v["mlp_parameters"]
+    assert v["mlp_flops_by_hand"] == v["mlp_flops"]
+    assert v["transformer_flops_by_hand"] == v["transformer_flops"], "2T(12Ld²+dV)+4LT²d is exact"
+
+
+def test_dense_forward_flops_are_twice_the_weights(lab):
+    v = lab["values"]
+    # FLOPs = 2 x (weights); the MLP's biases (256 + 256 + 10) are the only parameters left out.
+    assert v["mlp_flops"] == 2 * (v["mlp_parameters"] - (256 + 256 + 10))
+
+
+def test_a_plain_flop_counter_misses_attention_on_the_cpu(lab):
+    v = lab["values"]
+    assert v["transformer_flops_plain_counter"] < v["transformer_flops"]
+
+
+def test_gpt3s_shape_has_175b_parameters_and_12Ld2_is_close(lab):
+    v = lab["values"]
+    assert v["gpt3_parameters"] == pytest.approx(175e9, rel=0.01)
+    assert v["gpt3_parameters_12Ld2"] == pytest.approx(v["gpt3_parameters"], rel=0.02)
+    assert v["gpt3_fp32_bytes"] == 4 * v["gpt3_parameters"]
+
+
+def test_a_small_model_achieves_less_than_a_large_matmul(lab):
+    """ "Tiny models waste most of the machine": both rates come from the same run."""
+    t = lab["timings"]
+    assert t["mlp_gflops"] < t["matmul_gflops"]
+    assert t["cnn_gflops"] < t["matmul_gflops"]

@@ -1,0 +1,44 @@
+"""Chapter 4's claims, on Lab 4's own cpu-profile run."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def lab(cpu_run):
+    return cpu_run("04_distillation")
+
+
+def test_the_distilled_student_beats_hard_labels_on_every_seed(lab):
+    v = lab["values"]
+    assert max(v["distilled_errors"]) < min(v["hard_label_errors"]), (
+        v["distilled_errors"],
+        v["hard_label_errors"],
+    )
+    assert v["teacher_error"] < v["distilled_error_median"]
+    assert v["gap_closed"] > 0.2
+
+
+def test_a_high_temperature_beats_t_equals_1(lab):
+    v = lab["values"]
+    by_t = dict(zip(v["temperatures"], v["error_by_temperature"], strict=True))
+    assert v["best_temperature"] > 1
+    assert by_t[v["best_temperature"]] < by_t[1.0] - 0.05
+
+
+def test_the_teacher_labels_unlabeled_inputs_better_than_the_same_number_of_labels(lab):
+    v = lab["values"]
+    assert np.all(np.array(v["unlabeled_distilled_error_by_size"]) < np.array(v["hard_label_error_by_size"]))
+
+
+def test_a_class_the_student_never_saw_is_learned_from_the_teacher(lab):
+    """Hinton et al.'s omitted 3s: with hard labels the student cannot name the class at all."""
+    v = lab["values"]
+    assert v["missing_class_accuracy_hard"] == 0.0
+    assert v["missing_class_accuracy_distilled"] > 0.3
+
+
+def test_the_student_is_far_cheaper(lab):
+    v, t = lab["values"], lab["timings"]
+    assert v["parameter_ratio"] > 50 and v["flop_ratio"] > 50
+    assert t["latency_ratio_batch"] > 1 and t["latency_ratio_one_signal"] > 1
