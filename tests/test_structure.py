@@ -102,9 +102,17 @@ def test_setup_cell_is_canonical(lab):
 
 
 def test_config_dataclass_per_profile(lab):
+    """One frozen Config whose for_profile writes cpu in full and the others as changes to it."""
     path, nb = lab
-    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    assert "@dataclass(frozen=True)" in code and "for_profile" in code and "by_profile(" in code, path.name
+    configs = [c for c in nb["cells"] if c["cell_type"] == "code" and "def for_profile" in "".join(c["source"])]
+    assert len(configs) == 1, f"{path.name}: one config cell with Config.for_profile"
+    code = "".join(configs[0]["source"])
+    assert "@dataclass(frozen=True)" in code and "by_profile(" in code, path.name
+    assert "cpu=cpu" in code, f"{path.name}: write the cpu profile in full, then `smoke=replace(cpu, ...)`"
+    assert code.count("replace(") >= 2 and code.count("cls(") == 1, (
+        f"{path.name}: smoke and gpu are `replace(cpu, ...)`, so a reader sees only what changes"
+    )
+    assert "cfg = Config.for_profile()" in code, path.name
 
 
 def test_exercises_have_solutions_and_checks(lab):
