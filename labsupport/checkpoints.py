@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from labsupport._validate import function, module
 from labsupport.cache import cache_dir, discard, is_intact, write_checked
-from labsupport.validate import module as check_module
 
 #: Bumped when the file layout changes, so that older files count as mismatched.
 FORMAT_VERSION = 1
@@ -53,7 +53,7 @@ def checkpoint_path(name: str) -> Path:
 
 def architecture_record(model: nn.Module) -> dict[str, Any]:
     """What a checkpoint must match: the model's class and the name and shape of every tensor."""
-    check_module(model)
+    module("model", model)
     return {
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
         "tensors": {k: list(v.shape) for k, v in model.state_dict().items()},
@@ -76,16 +76,15 @@ def _config_record(config: object) -> Any:
 
 def _describe_difference(saved: Any, wanted: Any) -> str:
     if isinstance(saved, dict) and isinstance(wanted, dict):
-        keys = sorted(set(saved) | set(wanted))
-        diffs = [f"{k}: {saved.get(k, '(absent)')!r} -> {wanted.get(k, '(absent)')!r}" for k in keys]
-        diffs = [d for d, k in zip(diffs, keys, strict=True) if saved.get(k) != wanted.get(k)]
+        changed = [k for k in sorted(set(saved) | set(wanted)) if saved.get(k) != wanted.get(k)]
+        diffs = [f"{k}: {saved.get(k, '(absent)')!r} -> {wanted.get(k, '(absent)')!r}" for k in changed]
         return "; ".join(diffs[:3]) + (" ..." if len(diffs) > 3 else "")
     return f"{saved!r} -> {wanted!r}"
 
 
 def save_checkpoint(name: str, model: nn.Module, config: object = None) -> Path:
     """Save ``model``'s weights with their checksum, architecture and ``config``; return the path."""
-    check_module(model)
+    module("model", model)
     path = checkpoint_path(name)
     payload = {
         "format": FORMAT_VERSION,
@@ -104,7 +103,7 @@ def load_checkpoint(name: str, model: M, config: object = None) -> M:
             (``reason="corrupt"``), or was saved for another architecture or configuration
             (``reason="mismatch"``). ``model`` is left unchanged.
     """
-    check_module(model)
+    module("model", model)
     path = checkpoint_path(name)
     wanted_config = _config_record(config)
     if not path.exists():
@@ -154,9 +153,8 @@ def load_or_train(name: str, model: M, train_fn: Callable[[M], object], config: 
     Returns:
         ``model``, now holding trained weights, in eval mode.
     """
-    check_module(model)
-    if not callable(train_fn):
-        raise TypeError(f"train_fn must be callable, got {type(train_fn).__name__}")
+    module("model", model)
+    function("train_fn", train_fn)
     try:
         load_checkpoint(name, model, config)
     except CheckpointError as exc:

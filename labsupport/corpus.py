@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from labsupport._validate import int_in, number_in, one_of, positive_int, tensor
 from labsupport.cache import cache_dir, load_arrays, save_arrays
 
 CORPORA: tuple[str, ...] = ("stdlib", "tinyshakespeare")
@@ -96,7 +97,7 @@ def _download(url: str, timeout: float) -> bytes:
         return response.read()
 
 
-def _online_bytes(name: str, val_fraction: float, timeout: float) -> tuple[np.ndarray, np.ndarray]:
+def _online_bytes(val_fraction: float, timeout: float) -> tuple[np.ndarray, np.ndarray]:
     data = np.frombuffer(_download(TINYSHAKESPEARE_URL, timeout), dtype=np.uint8)
     cut = int(len(data) * (1 - val_fraction))  # one text: the last part is the validation set
     return data[:cut], data[cut:]
@@ -122,29 +123,26 @@ def load_text_corpus(
         timeout: seconds to wait for the download.
         cache: keep the bytes under :func:`labsupport.cache_dir` (checked by a checksum).
     """
-    if name not in CORPORA:
-        raise ValueError(f"unknown corpus {name!r}; expected one of {', '.join(CORPORA)}")
-    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 10_000:
-        raise ValueError(f"max_bytes must be an int >= 10000, got {max_bytes!r}")
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
-    if fallback not in (None, "stdlib"):
-        raise ValueError(f"fallback must be 'stdlib' or None, got {fallback!r}")
+    one_of("name", name, CORPORA)
+    int_in("max_bytes", max_bytes, 10_000)
+    number_in("val_fraction", val_fraction, 0, 1, low_open=True, high_open=True)
+    one_of("fallback", fallback, ("stdlib", None))
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
     if name == "stdlib":
-        version = f"{sys.version_info.major}.{sys.version_info.minor}"
-        source = f"Python {version} standard library source ({{}} train + {{}} validation bytes)"
-        path = cache_dir() / f"corpus_stdlib_py{version}_{max_bytes}_val{val_fraction:g}.npz"
+        label = f"Python {version} standard library source"
+        file_name = f"corpus_stdlib_py{version}_{max_bytes}_val{val_fraction:g}.npz"
     else:
-        source = f"{name} ({{}} train + {{}} validation bytes)"
-        path = cache_dir() / f"corpus_{name}_val{val_fraction:g}.npz"
-    cached = load_arrays(path, "corpus") if cache else None
+        label = name
+        file_name = f"corpus_{name}_val{val_fraction:g}.npz"
+    path = cache_dir() / file_name if cache else None
+    cached = load_arrays(path, "corpus") if path is not None else None
     arrays = None if cached is None else (cached["train"], cached["val"])
     if arrays is None:
         if name == "stdlib":
             arrays = _stdlib_bytes(max_bytes, val_fraction)
         else:
             try:
-                arrays = _online_bytes(name, val_fraction, timeout)
+                arrays = _online_bytes(val_fraction, timeout)
             except (OSError, urllib.error.URLError) as exc:  # no network, DNS failure, timeout
                 message = f"could not download the {name} corpus from {TINYSHAKESPEARE_URL}: {exc}"
                 if fallback is None:
@@ -153,23 +151,22 @@ def load_text_corpus(
                     f"labsupport: {message}\nlabsupport: using the offline standard-library corpus instead."
                 )
                 return load_text_corpus("stdlib", max_bytes=max_bytes, val_fraction=val_fraction, cache=cache)
-        if cache:
+        if path is not None:
             save_arrays(path, {"train": arrays[0], "val": arrays[1]})
     train, val = (torch.from_numpy(np.array(a, dtype=np.uint8)) for a in arrays)
     if len(train) < 2 or len(val) < 2:
         raise ValueError(
             f"the corpus is too small to split: {len(train)} train and {len(val)} validation bytes"
         )
-    return TextCorpus(train=train, val=val, source=source.format(len(train), len(val)))
+    source = f"{label} ({len(train)} train + {len(val)} validation bytes)"
+    return TextCorpus(train=train, val=val, source=source)
 
 
 def _check_windows(tokens: torch.Tensor, context: int) -> None:
-    if not isinstance(tokens, torch.Tensor) or tokens.ndim != 1:
-        raise TypeError(f"tokens must be a 1-D tensor, got {type(tokens).__name__}")
-    if not isinstance(context, int) or context < 1 or len(tokens) < context + 1:
-        raise ValueError(
-            f"need an int context >= 1 and more than context tokens, got {context!r} and {len(tokens)}"
-        )
+    tensor("tokens", tokens, ndim=1)
+    positive_int("context", context)
+    if len(tokens) < context + 1:
+        raise ValueError(f"tokens must hold more than context={context} tokens, got {len(tokens)}")
 
 
 def sample_windows(
@@ -177,8 +174,7 @@ def sample_windows(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``batch_size`` random windows: inputs ``(B, T)`` and next-byte targets ``(B, T)`` (int64)."""
     _check_windows(tokens, context)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    positive_int("batch_size", batch_size)
     starts = torch.randint(0, len(tokens) - context, (batch_size,), generator=generator)
     index = starts[:, None] + torch.arange(context + 1)  # (B, T + 1)
     window = tokens[index].long()
@@ -194,8 +190,8 @@ def eval_windows(
     """
     _check_windows(tokens, context)
     count = (len(tokens) - 1) // context
-    if max_windows is not None and (not isinstance(max_windows, int) or max_windows < 1):
-        raise ValueError(f"max_windows must be an int >= 1, got {max_windows!r}")
+    if max_windows is not None:
+        positive_int("max_windows", max_windows)
     if max_windows is None or max_windows >= count:
         starts = torch.arange(count) * context
     else:

@@ -2,11 +2,16 @@
 
 * :func:`distillation_loss` is the loss of Hinton, Vinyals & Dean (2015): cross-entropy with
   the hard labels plus ``T**2`` times the KL divergence between the teacher's and the
-  student's softmax at temperature ``T``. Lab 4 writes it out first; this copy is the one
-  its exercise check and the tests compare against.
+  student's softmax at temperature ``T``. Answer key: the lab writes its own loss; this copy
+  is the oracle the exercise check and tests compare against.
 * :func:`train_students` trains many small students at once, each with its own seed,
   examples, temperature and mixing weight, by stacking their weights (``torch.func``):
   one batched step costs little more than one student's step on a CPU.
+
+:func:`train_students` is one of labsupport's two batched trainers; the other is
+:func:`labsupport.sweep_train.train_sweep`. ``vmap`` over one architecture suits students that
+differ in data, temperature and alpha; a width sweep, whose models differ in size and in the
+number of steps, needs the padded stacks of :class:`labsupport.sweep.MLPSweep` instead.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
+
+from labsupport._validate import function, non_negative_int, number_in, positive_int, tensor
 
 #: Label value that marks an input without a label (a teacher can still label it).
 UNLABELED = -1
@@ -47,6 +54,9 @@ def distillation_loss(
     alpha: float | torch.Tensor = 0.1,
 ) -> torch.Tensor:
     """``alpha * CE(student, labels) + (1 - alpha) * T**2 * KL(teacher_T || student_T)``.
+
+    Answer key: Lab 4 writes its own distillation loss; this copy is the oracle the exercise
+    check and tests compare against.
 
     Args:
         student_logits, teacher_logits: ``(..., C)`` logits for the same inputs.
@@ -106,20 +116,13 @@ class Recipe:
     alpha: float = 1.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
-        if (
-            not isinstance(self.examples, torch.Tensor)
-            or self.examples.ndim != 1
-            or self.examples.dtype != torch.long
-        ):
-            raise TypeError("examples must be a 1-D long tensor of indices into the transfer set")
+        non_negative_int("seed", self.seed)
+        what = "1-D long tensor of indices into the transfer set"
+        tensor("examples", self.examples, ndim=1, dtype=torch.long, what=what)
         if len(self.examples) == 0:
-            raise ValueError("a recipe needs at least one example")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if not 0 <= self.alpha <= 1:
-            raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
+            raise ValueError("a recipe needs at least one example, got an empty examples tensor")
+        number_in("temperature", self.temperature, 0, low_open=True)
+        number_in("alpha", self.alpha, 0, 1)
 
 
 def train_students(
@@ -140,7 +143,8 @@ def train_students(
     minibatches (with replacement) from its ``examples`` with a generator seeded the same way,
     and minimises :func:`distillation_loss` with Adam. A student trained alone or in a batch
     sees the same data and starts from the same weights. Students may use dropout (each gets
-    its own masks) but not batch norm: buffers are not updated.
+    its own masks) but not batch norm: buffers are not updated. For models of different sizes
+    trained at once, see :func:`labsupport.sweep_train.train_sweep` (module docstring).
 
     Args:
         make_student: builds one (untrained) student; every call must give the same architecture.
@@ -151,15 +155,20 @@ def train_students(
         steps, batch_size, lr: the optimisation, the same for every student.
         device: where to train (default: the device of ``x``).
     """
-    if not callable(make_student):
-        raise TypeError(f"make_student must be callable, got {type(make_student).__name__}")
+    function("make_student", make_student)
     recipes = list(recipes)
     if not recipes or not all(isinstance(r, Recipe) for r in recipes):
-        raise TypeError("recipes must be a non-empty sequence of Recipe")
-    if not isinstance(x, torch.Tensor) or not isinstance(labels, torch.Tensor) or labels.shape != x.shape[:1]:
-        raise ValueError("x and labels must be tensors with one label per input")
-    if steps < 1 or batch_size < 1 or not lr > 0:
-        raise ValueError(f"need steps >= 1, batch_size >= 1 and lr > 0, got {steps}, {batch_size}, {lr}")
+        kinds = sorted({type(r).__name__ for r in recipes}) or "nothing"
+        raise TypeError(f"recipes must be a non-empty sequence of Recipe, got {kinds}")
+    tensor("x", x)
+    tensor("labels", labels, ndim=1)
+    if labels.shape != x.shape[:1]:
+        raise ValueError(
+            f"labels must hold one label per input: x has {len(x)} rows, labels has shape {tuple(labels.shape)}"
+        )
+    positive_int("steps", steps)
+    positive_int("batch_size", batch_size)
+    number_in("lr", lr, 0, low_open=True)
     n = len(labels)
     for r in recipes:
         if r.examples.min() < 0 or r.examples.max() >= n:

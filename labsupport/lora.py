@@ -6,6 +6,10 @@ A frozen ``nn.Linear`` computing ``W x + b`` gets a trainable low-rank update::
 
 ``A`` starts random and ``B`` at zero, so the adapted layer starts as the original one.
 Only ``A`` and ``B`` train: ``r * (in + out)`` parameters instead of ``in * out + out``.
+
+Answer key: Lab 6 writes its own LoRA layer; :class:`LoRALinear` and :func:`add_lora` are the
+oracle the tests compare against. (Lab 6's layer initialises ``A`` differently and defaults
+to another ``alpha``; :func:`lora_parameter_count` is the same for both.)
 """
 
 from __future__ import annotations
@@ -15,21 +19,20 @@ import math
 import torch
 from torch import nn
 
-
-def _check_rank(rank: object) -> int:
-    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-        raise ValueError(f"rank must be an int >= 1, got {rank!r}")
-    return rank
+from labsupport._validate import instance, module, positive_int
 
 
 class LoRALinear(nn.Module):
-    """A frozen ``nn.Linear`` plus a trainable rank-``rank`` update scaled by ``alpha / rank``."""
+    """A frozen ``nn.Linear`` plus a trainable rank-``rank`` update scaled by ``alpha / rank``.
+
+    Answer key: the lab writes its own LoRA layer; this copy is the oracle the tests compare
+    against.
+    """
 
     def __init__(self, base: nn.Linear, rank: int, alpha: float | None = None) -> None:
         super().__init__()
-        if not isinstance(base, nn.Linear):
-            raise TypeError(f"LoRALinear wraps an nn.Linear, got {type(base).__name__}")
-        _check_rank(rank)
+        instance("base", base, nn.Linear, "an nn.Linear (LoRALinear wraps one)")
+        positive_int("rank", rank)
         self.base = base
         self.base.requires_grad_(False)
         self.rank = rank
@@ -48,10 +51,13 @@ class LoRALinear(nn.Module):
 
 
 def add_lora(model: nn.Module, rank: int, alpha: float | None = None) -> nn.Module:
-    """Freeze ``model`` and wrap every ``nn.Linear`` in it in a :class:`LoRALinear`, in place."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    _check_rank(rank)
+    """Freeze ``model`` and wrap every ``nn.Linear`` in it in a :class:`LoRALinear`, in place.
+
+    Answer key: the lab adapts its model by hand; this copy is the oracle the tests compare
+    against.
+    """
+    module("model", model)
+    positive_int("rank", rank)
     model.requires_grad_(False)
     linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
     if not linears:
@@ -69,7 +75,6 @@ def add_lora(model: nn.Module, rank: int, alpha: float | None = None) -> nn.Modu
 
 def lora_parameter_count(in_features: int, out_features: int, rank: int) -> int:
     """Trainable parameters of a rank-``rank`` adapter on an ``in -> out`` layer: ``r (in + out)``."""
-    for what, n in (("in_features", in_features), ("out_features", out_features)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{what} must be an int >= 1, got {n!r}")
-    return _check_rank(rank) * (in_features + out_features)
+    positive_int("in_features", in_features)
+    positive_int("out_features", out_features)
+    return positive_int("rank", rank) * (in_features + out_features)

@@ -15,10 +15,11 @@ of a row (``"group"``)::
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
+from labsupport._validate import instance, int_in, one_of, positive_int, tensor
 
 GRANULARITIES: tuple[str, ...] = ("tensor", "channel", "group")
 
@@ -57,9 +58,8 @@ def qmax(bits: int) -> int:
     return 2 ** (bits - 1) - 1
 
 
-def _check_bits(bits: object) -> None:
-    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 8:
-        raise ValueError(f"bits must be an int from 2 to 8, got {bits!r}")
+def _check_bits(bits: object) -> int:
+    return int_in("bits", bits, 2, 8)
 
 
 def quantize(
@@ -78,11 +78,9 @@ def quantize(
         a :class:`Quantized` holding the codes (int8) and the scales (the weight's dtype).
         A group whose weights are all zero gets scale 1 (its codes are 0).
     """
-    if not isinstance(weight, torch.Tensor) or not weight.is_floating_point():
-        raise TypeError(f"weight must be a floating-point tensor, got {_describe(weight)}")
+    tensor("weight", weight, dtype="floating")
     _check_bits(bits)
-    if granularity not in GRANULARITIES:
-        raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}; got {granularity!r}")
+    one_of("granularity", granularity, GRANULARITIES)
     if (granularity == "group") != (group_size is not None):
         raise ValueError(f"group_size is needed with granularity 'group' and only then; got {group_size!r}")
     if granularity != "tensor" and weight.ndim != 2:
@@ -92,8 +90,7 @@ def quantize(
     top = qmax(bits)
     w = weight.detach()
     if granularity == "group":
-        if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
-            raise ValueError(f"group_size must be a positive int, got {group_size!r}")
+        positive_int("group_size", group_size)
         if w.shape[1] % group_size:
             raise ValueError(
                 f"group_size {group_size} does not divide the {w.shape[1]} columns of the weight"
@@ -111,7 +108,11 @@ def quantize(
 def fake_quantize(
     weight: torch.Tensor, bits: int = 8, granularity: str = "tensor", group_size: int | None = None
 ) -> torch.Tensor:
-    """``quantize(...).dequantize()``: the float weights a quantized model computes with."""
+    """``quantize(...).dequantize()``: the float weights a quantized model computes with.
+
+    Answer key: Lab 6 writes its own fake quantizers; this copy is the oracle the exercise check
+    (:func:`labsupport.checks.check_fake_quantizer`) and tests compare against.
+    """
     return quantize(weight, bits, granularity, group_size).dequantize()
 
 
@@ -121,50 +122,6 @@ def quantized_bytes(q: Quantized, scale_bytes: int = 2) -> float:
     ``scale_bytes=2`` counts the scales as fp16, the usual storage format (this module keeps
     them in the weight's dtype for the arithmetic).
     """
-    if not isinstance(q, Quantized):
-        raise TypeError(f"expected a Quantized, got {_describe(q)}")
-    if isinstance(scale_bytes, bool) or not isinstance(scale_bytes, int) or scale_bytes < 1:
-        raise ValueError(f"scale_bytes must be a positive int, got {scale_bytes!r}")
+    instance("q", q, Quantized)
+    positive_int("scale_bytes", scale_bytes)
     return q.codes.numel() * q.bits / 8 + q.num_scales * scale_bytes
-
-
-def check_fake_quantizer(
-    name: str,
-    fn: Callable[[torch.Tensor], torch.Tensor],
-    bits: int,
-    granularity: str,
-    group_size: int | None = None,
-) -> None:
-    """Check a learner's ``fn(weight) -> fake-quantized weight`` against :func:`fake_quantize`.
-
-    Prints a confirmation, or raises ``AssertionError`` saying where the answer differs.
-    """
-    if not callable(fn):
-        raise AssertionError(f"{name}: expected a function, got {type(fn).__name__}")
-    g = torch.Generator().manual_seed(0)
-    cases = [
-        torch.randn(16, 32, generator=g),
-        torch.randn(8, 64, generator=g)
-        * torch.logspace(-2, 1, 8).unsqueeze(1),  # rows of very different size
-        torch.cat([torch.zeros(1, 32), torch.randn(3, 32, generator=g)]),  # an all-zero row
-    ]
-    for weight in cases:
-        got = fn(weight.clone())
-        want = fake_quantize(weight, bits, granularity, group_size)
-        if not isinstance(got, torch.Tensor) or got.shape != want.shape:
-            raise AssertionError(
-                f"{name}: expected a tensor of shape {tuple(want.shape)}, got {_describe(got)}"
-            )
-        if not torch.allclose(got.float(), want, rtol=1e-5, atol=1e-7):
-            row = int((got.float() - want).abs().amax(dim=1).argmax())
-            raise AssertionError(
-                f"{name}: differs from the reference on a {tuple(weight.shape)} weight, e.g. row {row}:"
-                f" got {got[row, :4].tolist()}, expected {want[row, :4].tolist()}"
-            )
-    print(f"✓ {name}: matches the reference on all {len(cases)} cases")
-
-
-def _describe(x: object) -> str:
-    if isinstance(x, torch.Tensor):
-        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
-    return type(x).__name__

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from labsupport._validate import instance, int_in, number_in, positive_int
+
 
 @dataclass(frozen=True)
 class RandomReLUFeatures:
@@ -42,9 +44,8 @@ class RandomReLUFeatures:
         device: torch.device | str | None = None,
     ) -> RandomReLUFeatures:
         """Draw ``W`` with independent standard normal entries (on the CPU, then moved to ``device``)."""
-        for name, value in (("in_features", in_features), ("max_features", max_features)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        positive_int("in_features", in_features)
+        positive_int("max_features", max_features)
         weights = torch.randn(in_features, max_features, generator=generator, dtype=dtype)
         return cls(weights.to(device))
 
@@ -62,12 +63,7 @@ class RandomReLUFeatures:
         """``phi(x)`` with ``num_features`` features: ``(n, d) -> (n, p)``."""
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"expected inputs of shape (n, {self.in_features}), got {tuple(x.shape)}")
-        if (
-            isinstance(num_features, bool)
-            or not isinstance(num_features, int)
-            or not 1 <= num_features <= self.max_features
-        ):
-            raise ValueError(f"num_features must be an int in [1, {self.max_features}], got {num_features!r}")
+        int_in("num_features", num_features, 1, self.max_features)
         w = self.weights[:, :num_features]
         scale = (2.0 / num_features) ** 0.5
         return scale * torch.relu(x.to(w.dtype) @ w)  # (n, p)
@@ -95,8 +91,7 @@ def min_norm_solve(features: torch.Tensor, targets: torch.Tensor, ridge: float =
         raise ValueError(
             f"targets must have shape ({features.shape[0]},) or ({features.shape[0]}, k), got {tuple(targets.shape)}"
         )
-    if isinstance(ridge, bool) or not isinstance(ridge, int | float) or ridge < 0:
-        raise ValueError(f"ridge must be a number >= 0, got {ridge!r}")
+    number_in("ridge", ridge, 0)
     u, s, vh = torch.linalg.svd(features, full_matrices=False)
     if ridge == 0:
         cutoff = s.max() * max(features.shape) * torch.finfo(s.dtype).eps
@@ -144,8 +139,7 @@ def feature_sweep(
         num_features: the values of ``p`` to try.
         ridge: the ridge penalty (0: minimum norm).
     """
-    if not isinstance(model, RandomReLUFeatures):
-        raise TypeError(f"model must be a RandomReLUFeatures, got {type(model).__name__}")
+    instance("model", model, RandomReLUFeatures)
     num_features = tuple(num_features)
     if not num_features:
         raise ValueError("num_features must list at least one number of features, got none")

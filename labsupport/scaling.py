@@ -19,10 +19,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import optimize
+
+from labsupport._validate import number_in, positive_int
 
 ArrayLike = Sequence[float] | np.ndarray
 
@@ -72,6 +74,11 @@ class PowerLaw:
         )
 
 
+def _with_goodness(law: PowerLaw, log_y: np.ndarray, x: np.ndarray) -> PowerLaw:
+    r2, rms = _goodness(log_y, np.log(law(x)))
+    return replace(law, r2=r2, rms_log_error=rms)
+
+
 def fit_power_law(x: ArrayLike, y: ArrayLike, *, irreducible: bool = True) -> PowerLaw:
     """Fit ``y = E + A / x**alpha`` by least squares on ``log y`` (Chapter 2).
 
@@ -98,8 +105,7 @@ def fit_power_law(x: ArrayLike, y: ArrayLike, *, irreducible: bool = True) -> Po
 
     if not irreducible:
         log_a, alpha = line(0.0)
-        law = PowerLaw(0.0, math.exp(log_a), alpha)
-        return PowerLaw(law.E, law.A, law.alpha, *_goodness(log_y, np.log(law(x))))
+        return _with_goodness(PowerLaw(0.0, math.exp(log_a), alpha), log_y, x)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
         log_a, alpha, E = theta
@@ -115,8 +121,7 @@ def fit_power_law(x: ArrayLike, y: ArrayLike, *, irreducible: bool = True) -> Po
         if best is None or result.cost < best.cost:
             best = result
     log_a, alpha, E = best.x
-    law = PowerLaw(float(E), math.exp(log_a), float(alpha))
-    return PowerLaw(law.E, law.A, law.alpha, *_goodness(log_y, np.log(law(x))))
+    return _with_goodness(PowerLaw(float(E), math.exp(log_a), float(alpha)), log_y, x)
 
 
 @dataclass(frozen=True)
@@ -157,8 +162,7 @@ class ChinchillaLaw:
         ``G = (alpha A / (beta B))**(1 / (alpha + beta))``.
         """
         C = _positive_array("C", np.atleast_1d(np.asarray(C, dtype=float)), min_len=1)
-        if flops_per_param_token <= 0:
-            raise ValueError(f"flops_per_param_token must be positive, got {flops_per_param_token}")
+        number_in("flops_per_param_token", flops_per_param_token, 0, low_open=True)
         G = (self.alpha * self.A / (self.beta * self.B)) ** (1 / (self.alpha + self.beta))
         budget = C / flops_per_param_token
         return G * budget**self.a, budget**self.b / G
@@ -185,7 +189,7 @@ def _huber(r: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
 
 def _chinchilla_objective(
     theta: np.ndarray, log_N: np.ndarray, log_D: np.ndarray, log_L: np.ndarray, delta: float
-):
+) -> tuple[np.ndarray, np.ndarray]:
     """Huber objective of ``theta = (a, b, e, alpha, beta)`` (``A = exp(a)``, ...) and its gradient.
 
     ``theta`` may be a batch of shape ``(G, 5)``: then the objectives of all ``G`` rows.
@@ -255,8 +259,8 @@ def fit_chinchilla(
     L = _positive_array("L", L, min_len=len(N))
     if not len(N) == len(D) == len(L):
         raise ValueError(f"N, D and L need the same length, got {len(N)}, {len(D)} and {len(L)}")
-    if delta <= 0 or not isinstance(starts, int) or starts < 1:
-        raise ValueError(f"need delta > 0 and starts >= 1, got {delta} and {starts}")
+    number_in("delta", delta, 0, low_open=True)
+    positive_int("starts", starts)
     log_N, log_D, log_L = np.log(N), np.log(D), np.log(L)
     grid = chinchilla_grid()
     values, _ = _chinchilla_objective(grid, log_N, log_D, log_L, delta)
@@ -275,9 +279,7 @@ def fit_chinchilla(
     a, b, e, alpha, beta = best.x
     law = ChinchillaLaw(E=math.exp(e), A=math.exp(a), B=math.exp(b), alpha=float(alpha), beta=float(beta))
     r2, rms = _goodness(log_L, np.log(law(N, D)))
-    return ChinchillaLaw(
-        law.E, law.A, law.B, law.alpha, law.beta, r2=r2, rms_log_error=rms, huber=float(best.fun)
-    )
+    return replace(law, r2=r2, rms_log_error=rms, huber=float(best.fun))
 
 
 def isoflop_minimum(N: ArrayLike, L: ArrayLike) -> float:

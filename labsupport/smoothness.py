@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from labsupport._validate import function
+
 
 def input_gradient_norms(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """Norm of the input gradient (Frobenius norm of the Jacobian) of ``fn`` at every row of ``x``.
@@ -28,8 +30,7 @@ def input_gradient_norms(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Te
     Returns:
         Norms of shape ``(n,)``, or ``(M, n)`` for batched outputs.
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    function("fn", fn)
     if not isinstance(x, torch.Tensor) or x.ndim != 2 or not x.is_floating_point():
         got = (
             f"{x.dtype} tensor of shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__

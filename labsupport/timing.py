@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
+from labsupport._validate import function, non_negative_int, positive_int
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -50,10 +52,9 @@ def time_it(
 
     Pass the ``device`` the work runs on so GPU work is waited for before the clock stops.
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
+    function("fn", fn)
+    positive_int("repeats", repeats)
+    non_negative_int("warmup", warmup)
     device = torch.device(device) if device is not None else None
     for _ in range(warmup):
         fn()
@@ -75,8 +76,7 @@ def matmul_flops_per_second(
     repeats: int = 5,
 ) -> float:
     """Achieved FLOP/s of an ``n x n`` by ``n x n`` matmul (``2 n^3`` FLOPs): a practical peak."""
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+    positive_int("n", n)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     timing = time_it(lambda: a @ b, repeats=repeats, warmup=2, device=device)

@@ -1,8 +1,18 @@
-"""The exercise checks (labsupport.checks)."""
+"""labsupport.checks: every exercise check accepts the right answer and says what is wrong otherwise."""
 
 import pytest
+import torch
+from torch import nn
 
-from labsupport import check_close, check_function
+from labsupport.checks import (
+    check_close,
+    check_fake_quantizer,
+    check_function,
+    check_moe_layer,
+    check_tensor_function,
+)
+from labsupport.moe import MoELayer
+from labsupport.quantize import fake_quantize
 
 
 def test_checks_pass_and_fail_with_reasons(capsys):
@@ -20,3 +30,63 @@ def test_checks_pass_and_fail_with_reasons(capsys):
         check_function("square", lambda x: 2 * x, lambda x: x**2, [(2,), (3,)])
     with pytest.raises(ValueError, match="at least one case"):
         check_function("square", lambda x: x, lambda x: x, [])
+
+
+def test_check_tensor_function_compares_shapes_and_values(capsys):
+    cases = [torch.arange(6.0).view(2, 3), torch.linspace(-1, 1, 5)]
+    check_tensor_function("double", lambda x: x * 2, lambda x: x + x, cases)
+    assert "✓ double: matches the reference on all 2 cases" in capsys.readouterr().out
+    with pytest.raises(
+        AssertionError, match=r"double: differs from the reference on a \(2, 3\) input, e.g. row 1"
+    ):
+        check_tensor_function("double", lambda x: x * 2 + (x > 4), lambda x: x + x, cases)
+    with pytest.raises(AssertionError, match=r"differs from the reference on a \(5,\) input, e.g. entry 4"):
+        check_tensor_function("double", lambda x: x * 2 + (x > 0.9), lambda x: x + x, cases[1:])
+    with pytest.raises(
+        AssertionError,
+        match=r"expected a tensor of shape \(2, 3\), got a torch.float32 tensor of shape \(6,\)",
+    ):
+        check_tensor_function("double", lambda x: (x * 2).flatten(), lambda x: x + x, cases)
+    with pytest.raises(AssertionError, match="double: expected a function, got int"):
+        check_tensor_function("double", 3, lambda x: x + x, cases)
+    with pytest.raises(ValueError, match="at least one case"):
+        check_tensor_function("double", lambda x: x, lambda x: x, [])
+
+
+def test_check_tensor_function_passes_a_copy():
+    def in_place(x):
+        return x.mul_(2)
+
+    x = torch.ones(3)
+    check_tensor_function("in place", in_place, lambda x: x * 2, [x])
+    assert torch.equal(x, torch.ones(3)), "the case must not be changed by the answer"
+
+
+def test_check_fake_quantizer_accepts_the_reference_and_rejects_per_tensor(capsys):
+    check_fake_quantizer("ok", lambda w: fake_quantize(w, 8, "channel"), 8, "channel")
+    assert "✓" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="differs from the reference"):
+        check_fake_quantizer("per tensor", lambda w: fake_quantize(w, 8), 8, "channel")
+
+
+def test_check_moe_layer_accepts_the_reference_and_catches_a_wrong_layer(capsys):
+    check_moe_layer(MoELayer)
+    assert "✓" in capsys.readouterr().out
+
+    class Renormalized(MoELayer):
+        """Gates renormalized over the top k (Mixtral's choice): different outputs for k=1."""
+
+        def route(self, x):
+            probs, gate, chosen = super().route(x)
+            return probs, gate / gate.sum(dim=1, keepdim=True), chosen
+
+    with pytest.raises(AssertionError, match="outputs differ"):
+        check_moe_layer(Renormalized)
+
+    class Renamed(nn.Module):
+        def __init__(self, d_in, d_hidden, d_out, num_experts, k):
+            super().__init__()
+            self.gate = nn.Linear(d_in, num_experts, bias=False)
+
+    with pytest.raises(AssertionError, match="not named like MoELayer"):
+        check_moe_layer(Renamed)

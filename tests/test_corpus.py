@@ -19,11 +19,6 @@ from labsupport.corpus import (
 SMALL = 200_000  # bytes: enough for several files, fast to build
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("LABSUPPORT_CACHE", str(tmp_path / "cache"))
-
-
 def test_stdlib_corpus_is_deterministic_bytes():
     first = load_text_corpus(max_bytes=SMALL, cache=False)
     second = load_text_corpus(max_bytes=SMALL, cache=False)
@@ -60,25 +55,28 @@ def test_stdlib_files_leave_out_tests_and_are_ordered_the_same_way():
     assert files != sorted(files)  # a hashed order, not alphabetical
 
 
-def test_cache_is_used_and_a_corrupt_file_is_rebuilt(monkeypatch, capsys):
+def test_cache_is_used_and_a_corrupt_file_is_rebuilt(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("LABSUPPORT_CACHE", str(tmp_path))  # a fresh cache: this test's file only
     built = load_text_corpus(max_bytes=SMALL)
-    path = next((corpus_module.cache_dir()).glob("corpus_stdlib_*.npz"))
+    (path,) = tmp_path.glob("corpus_stdlib_*.npz")
 
     def fail(*args, **kwargs):
         raise AssertionError("the corpus was rebuilt although a good cache exists")
 
+    real = corpus_module._stdlib_bytes
     monkeypatch.setattr(corpus_module, "_stdlib_bytes", fail)
     cached = load_text_corpus(max_bytes=SMALL)
     assert torch.equal(built.train, cached.train)
-    monkeypatch.undo()
-    monkeypatch.setenv("LABSUPPORT_CACHE", str(path.parent))
+    monkeypatch.setattr(corpus_module, "_stdlib_bytes", real)
     path.write_bytes(b"garbage")
     rebuilt = load_text_corpus(max_bytes=SMALL)
     assert "failed its checksum" in capsys.readouterr().out
     assert torch.equal(built.train, rebuilt.train)
 
 
-def test_online_corpus_fails_cleanly_offline(monkeypatch, capsys):
+def test_online_corpus_fails_cleanly_offline(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("LABSUPPORT_CACHE", str(tmp_path))  # nothing cached from an earlier download
+
     def offline(url, timeout):
         raise urllib.error.URLError("no network")
 
@@ -90,7 +88,8 @@ def test_online_corpus_fails_cleanly_offline(monkeypatch, capsys):
     assert "standard library" in fallback.source
 
 
-def test_online_corpus_when_the_download_works(monkeypatch):
+def test_online_corpus_when_the_download_works(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABSUPPORT_CACHE", str(tmp_path))  # the download, not an earlier cache
     text = ("To be, or not to be, that is the question.\n" * 500).encode()
     monkeypatch.setattr(corpus_module, "_download", lambda url, timeout: text)
     corpus = load_text_corpus("tinyshakespeare", val_fraction=0.2)
@@ -116,22 +115,31 @@ def test_eval_windows_cover_or_spread():
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match="unknown corpus"):
+    with pytest.raises(
+        ValueError, match=r"name must be one of \['stdlib', 'tinyshakespeare'\], got 'wikipedia'"
+    ):
         load_text_corpus("wikipedia")
     with pytest.raises(ValueError, match="max_bytes must be an int >= 10000"):
         load_text_corpus(max_bytes=10)
-    with pytest.raises(ValueError, match=r"val_fraction must be in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"val_fraction must be a number in \(0, 1\)"):
         load_text_corpus(val_fraction=1.0)
-    with pytest.raises(ValueError, match="fallback must be 'stdlib' or None"):
+    with pytest.raises(ValueError, match=r"fallback must be one of \['stdlib', None\], got 'mnist1d'"):
         load_text_corpus(fallback="mnist1d")
     tokens = torch.zeros(20, dtype=torch.uint8)
-    with pytest.raises(ValueError, match="more than context tokens"):
+    with pytest.raises(ValueError, match="tokens must hold more than context=20 tokens, got 20"):
         sample_windows(tokens, 2, 20)
     with pytest.raises(TypeError, match="tokens must be a 1-D tensor"):
         eval_windows(tokens.view(4, 5), 2)
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
         sample_windows(tokens, 0, 4)
-    with pytest.raises(ValueError, match="max_windows must be an int >= 1"):
+    with pytest.raises(ValueError, match="max_windows must be a positive int, got 0"):
         eval_windows(tokens, 4, max_windows=0)
     with pytest.raises(FileNotFoundError, match="no standard library folder"):
         stdlib_files("/nonexistent/folder")
+
+
+def test_corpus_without_cache_writes_nothing(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABSUPPORT_CACHE", str(tmp_path / "cache"))
+    corpus = load_text_corpus(max_bytes=SMALL, cache=False)
+    assert not (tmp_path / "cache").exists()
+    assert corpus.source.endswith(f"({len(corpus.train)} train + {len(corpus.val)} validation bytes)")

@@ -1,4 +1,4 @@
-"""Run profiles, device choice, seeding, threads and the environment report."""
+"""labsupport.env: run profiles, device choice, seeding, threads and the environment report."""
 
 import random
 
@@ -24,7 +24,7 @@ def test_unset_profile_follows_cuda(monkeypatch):
 
 def test_unknown_profile_lists_the_valid_ones(monkeypatch):
     monkeypatch.setenv("LABSUPPORT_PROFILE", "fast")
-    with pytest.raises(ValueError, match=r"unknown run profile 'fast'; expected one of smoke, cpu, gpu"):
+    with pytest.raises(ValueError, match=r"run profile must be one of \['smoke', 'cpu', 'gpu'\], got 'fast'"):
         get_profile()
 
 
@@ -32,7 +32,7 @@ def test_by_profile_picks_and_validates(monkeypatch):
     monkeypatch.setenv("LABSUPPORT_PROFILE", "smoke")
     assert by_profile(smoke=1, cpu=2, gpu=3) == 1
     assert by_profile("gpu", smoke=1, cpu=2, gpu=3) == 3
-    with pytest.raises(ValueError, match="expected one of"):
+    with pytest.raises(ValueError, match="must be one of"):
         by_profile("large", smoke=1, cpu=2, gpu=3)
     with pytest.raises(TypeError, match="must be a str"):
         by_profile(3, smoke=1, cpu=2, gpu=3)
@@ -78,10 +78,12 @@ def test_configure_threads(monkeypatch):
         assert configure_threads() == 2 and torch.get_num_threads() == 2
         assert configure_threads(1) == 1
         monkeypatch.setenv("LABSUPPORT_THREADS", "many")
-        with pytest.raises(ValueError, match="LABSUPPORT_THREADS must be a positive integer, got 'many'"):
+        with pytest.raises(ValueError, match="LABSUPPORT_THREADS must be a positive int, got 'many'"):
             configure_threads()
-        with pytest.raises(ValueError, match="positive integer"):
+        with pytest.raises(ValueError, match="num_threads must be a positive int, got 0"):
             configure_threads(0)
+        with pytest.raises(ValueError, match="num_threads must be a positive int, got True"):
+            configure_threads(True)
     finally:
         torch.set_num_threads(before)
 

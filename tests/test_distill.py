@@ -1,15 +1,13 @@
-"""Tests of labsupport.distill: the distillation loss and the batched student trainer (Chapter 4)."""
+"""labsupport.distill (Chapter 4): the distillation loss and the batched student trainer, against
+PyTorch's own losses and a plain per-student loop."""
 
 from __future__ import annotations
-
-import statistics
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labsupport import Split, evaluate, fit, load_mnist1d
 from labsupport.distill import UNLABELED, Recipe, distillation_loss, train_students
 
 
@@ -101,9 +99,9 @@ def test_recipe_rejects_bad_inputs():
         Recipe(0, [0, 1])
     with pytest.raises(ValueError, match="at least one example"):
         Recipe(0, torch.arange(0))
-    with pytest.raises(ValueError, match="temperature must be > 0"):
+    with pytest.raises(ValueError, match="temperature must be a number > 0"):
         Recipe(0, idx, temperature=0.0)
-    with pytest.raises(ValueError, match=r"alpha must lie in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\]"):
         Recipe(0, idx, alpha=-0.1)
 
 
@@ -165,13 +163,21 @@ def test_a_student_does_not_depend_on_its_batch_mates():
 
 def test_train_students_without_teacher_and_with_unlabeled_inputs():
     x, y, t = toy_data()
-    (hard,) = train_students(TinyStudent, [Recipe(0, torch.arange(64))], x, y, None, steps=5, batch_size=8)
-    assert isinstance(hard, TinyStudent)
+    # Hard labels only (alpha = 1): no teacher needed, and the student is the plain loop's.
+    hard_recipe = Recipe(0, torch.arange(64))
+    (hard,) = train_students(TinyStudent, [hard_recipe], x, y, None, steps=5, batch_size=8, lr=1e-2)
+    expected = plain_loop(hard_recipe, x, y, torch.zeros_like(t), steps=5, batch_size=8, lr=1e-2)
+    for a, b in zip(hard.parameters(), expected.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    # Soft targets only (alpha = 0) on inputs half of which are unlabeled: the labels are never
+    # read, so hiding them changes nothing, and the student still matches the plain loop.
     y_hidden = y.clone()
     y_hidden[32:] = UNLABELED
-    train_students(
-        TinyStudent, [Recipe(0, torch.arange(64), alpha=0.0)], x, y_hidden, t, steps=5, batch_size=8
-    )
+    soft_recipe = Recipe(0, torch.arange(64), alpha=0.0)
+    (soft,) = train_students(TinyStudent, [soft_recipe], x, y_hidden, t, steps=5, batch_size=8, lr=1e-2)
+    expected = plain_loop(soft_recipe, x, y, t, steps=5, batch_size=8, lr=1e-2)
+    for a, b in zip(soft.parameters(), expected.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_train_students_rejects_bad_inputs():
@@ -183,7 +189,7 @@ def test_train_students_rejects_bad_inputs():
         train_students(TinyStudent, [], x, y, t, steps=1, batch_size=4)
     with pytest.raises(ValueError, match="one label per input"):
         train_students(TinyStudent, [ok], x, y[:5], t, steps=1, batch_size=4)
-    with pytest.raises(ValueError, match=r"need steps >= 1"):
+    with pytest.raises(ValueError, match="steps must be a positive int, got 0"):
         train_students(TinyStudent, [ok], x, y, t, steps=0, batch_size=4)
     with pytest.raises(ValueError, match=r"indices outside \[0, 64\)"):
         train_students(TinyStudent, [Recipe(0, torch.arange(100))], x, y, t, steps=1, batch_size=4)
@@ -195,39 +201,3 @@ def test_train_students_rejects_bad_inputs():
     y_hidden[:5] = UNLABELED
     with pytest.raises(ValueError, match=r"hard labels .* on unlabeled inputs"):
         train_students(TinyStudent, [ok], x, y_hidden, t, steps=1, batch_size=4)
-
-
-@pytest.mark.slow
-def test_distilled_student_beats_hard_label_student_on_mnist1d():
-    """Lab 4's headline on a real, smaller run: same student, data, steps and seeds."""
-    data = load_mnist1d()  # 4000 train / 1000 test signals
-    torch.manual_seed(0)
-    teacher = nn.Sequential(
-        nn.Linear(40, 256), nn.ReLU(), nn.Dropout(0.3), nn.Linear(256, 256), nn.ReLU(), nn.Dropout(0.3),
-        nn.Linear(256, 10),
-    )  # fmt: skip
-    optimizer = torch.optim.AdamW(teacher.parameters(), lr=1e-3, weight_decay=0.05)
-    fit(teacher, data.train, steps=1500, batch_size=128, optimizer=optimizer, progress=False,
-        generator=torch.Generator().manual_seed(0))  # fmt: skip
-    teacher.eval()
-    with torch.no_grad():
-        teacher_logits = teacher(data.train.x)
-    teacher_error = 1 - evaluate(teacher, data.test)["accuracy"]
-
-    def make_student() -> nn.Module:
-        return nn.Sequential(nn.Linear(40, 64), nn.ReLU(), nn.Linear(64, 10))
-
-    labelled = torch.arange(500)
-    seeds = range(3)
-    recipes = [Recipe(s, labelled, alpha=1.0) for s in seeds] + [Recipe(s, labelled, 8.0, 0.1) for s in seeds]
-    students = train_students(
-        make_student, recipes, data.train.x, data.train.y, teacher_logits, steps=600, batch_size=128, lr=1e-2
-    )
-    errors = [1 - evaluate(s, Split(data.test.x, data.test.y))["accuracy"] for s in students]
-    hard, distilled = statistics.median(errors[:3]), statistics.median(errors[3:])
-    # Measured while writing the test: teacher 0.35, hard-label students 0.68-0.69, distilled
-    # 0.47-0.52 (a 21-point gain, 64% of the gap). Requiring 8 points and 30% of the gap leaves
-    # room for other platforms' numerics, and fails if the soft targets were ignored (then
-    # distilled ~= hard) or if T or alpha were applied the wrong way round.
-    assert distilled < hard - 0.08, (hard, distilled, teacher_error)
-    assert (hard - distilled) / (hard - teacher_error) > 0.3, (hard, distilled, teacher_error)

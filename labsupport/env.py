@@ -1,24 +1,71 @@
-"""Device choice, seeding, CPU threads and the environment report every lab prints."""
+"""Where and how big a lab runs: the run profile, the device, seeds, CPU threads and the report.
+
+Every lab sizes its experiments from a frozen dataclass chosen by the run profile:
+
+* ``smoke``: seconds, used by the test suite;
+* ``cpu``: a few minutes at most on a 2-core laptop CPU (the default without a GPU);
+* ``gpu``: larger runs, the default when CUDA is available.
+
+The profile comes from the ``LABSUPPORT_PROFILE`` environment variable, the thread count from
+``LABSUPPORT_THREADS``. A lab's set-up cell calls :func:`configure_threads` and prints
+:func:`env_report`; nothing here runs at import time.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
 import random
+from typing import TypeVar
 
 import numpy as np
 import torch
 
-from labsupport.profile import get_profile
+from labsupport._validate import non_negative_int, one_of, positive_int
 
+PROFILES: tuple[str, ...] = ("smoke", "cpu", "gpu")
+PROFILE_ENV = "LABSUPPORT_PROFILE"
 THREADS_ENV = "LABSUPPORT_THREADS"
 
-# Measured with benchmarks/threads.py on a 2-core machine: training a tiny MLP took the same
-# time with 1 or 2 torch threads when the machine was idle (0.99 s vs 0.96 s), but 27x longer
-# with 2 threads while other work shared the cores, because the threads spin waiting for each
-# other. 1 thread loses nothing at the course's sizes and is safe on a busy laptop or a shared
-# runtime, so it is the default; set LABSUPPORT_THREADS to override.
+# One thread is the default: at the course's sizes more threads gain nothing on an idle
+# laptop and cost many times over when other work shares the cores (the threads spin waiting
+# for each other). benchmarks/threads.py measures both cases on the machine at hand; set
+# LABSUPPORT_THREADS to override.
 DEFAULT_CPU_THREADS = 1
+
+T = TypeVar("T")
+
+
+# --- run profile ------------------------------------------------------------------------
+
+
+def validate_profile(name: str) -> str:
+    """Return ``name`` if it is a known profile, else raise a ``ValueError`` listing them."""
+    if not isinstance(name, str):
+        raise TypeError(f"a profile name must be a str, got {type(name).__name__}")
+    return one_of("run profile", name, PROFILES, hint=f" (set {PROFILE_ENV} to one of them, or unset it)")
+
+
+def get_profile() -> str:
+    """The active run profile: ``$LABSUPPORT_PROFILE``, else ``gpu`` with CUDA, else ``cpu``."""
+    value = os.environ.get(PROFILE_ENV, "").strip()
+    if value:
+        return validate_profile(value)
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def by_profile(profile: str | None = None, *, smoke: T, cpu: T, gpu: T) -> T:
+    """Pick the value for ``profile`` (default: :func:`get_profile`).
+
+    Labs use it to build their config dataclass::
+
+        cfg = by_profile(smoke=Config(steps=50), cpu=Config(steps=2000), gpu=Config(steps=20000))
+    """
+    name = get_profile() if profile is None else validate_profile(profile)
+    return {"smoke": smoke, "cpu": cpu, "gpu": gpu}[name]
+
+
+# --- device, seed, threads --------------------------------------------------------------
 
 
 def get_device() -> torch.device:
@@ -36,8 +83,7 @@ def set_seed(seed: int) -> torch.Generator:
 
     Pass the generator to data shuffling and sampling so a cell re-run gives the same numbers.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    non_negative_int("seed", seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -59,13 +105,15 @@ def configure_threads(num_threads: int | None = None) -> int:
             try:
                 num_threads = int(raw)
             except ValueError:
-                raise ValueError(f"{THREADS_ENV} must be a positive integer, got {raw!r}") from None
+                raise ValueError(f"{THREADS_ENV} must be a positive int, got {raw!r}") from None
         else:
             num_threads = DEFAULT_CPU_THREADS
-    if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
-        raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
+    positive_int("num_threads", num_threads)
     torch.set_num_threads(num_threads)
     return num_threads
+
+
+# --- the report -------------------------------------------------------------------------
 
 
 def _cpu_name() -> str:

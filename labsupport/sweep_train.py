@@ -1,0 +1,314 @@
+"""Training and evaluating a :class:`~labsupport.sweep.MLPSweep`: all its models at once (Chapter 2).
+
+* :func:`per_model_loss` and :func:`per_model_accuracy`: one value per model, shape ``(M,)``.
+* :class:`BatchedAdam`: Adam(W) with one learning rate per model, so that models stay
+  independent; :func:`lr_factors`: each model's warm-up and schedule.
+* :func:`train_sweep` and :func:`evaluate_sweep`, with a :class:`SweepHistory`.
+
+This is one of labsupport's two batched trainers. :func:`labsupport.distill.train_students`
+is the other: it trains many copies of *one* architecture, each with its own data,
+temperature and mixing weight, with ``torch.func.vmap`` and ``torch.optim.Adam``. A sweep
+instead holds models of *different widths* (padded stacks) and lets each stop at its own step,
+which ``vmap`` over one architecture cannot do, hence this hand-written optimizer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from labsupport._validate import instance, non_negative_int, number_in, one_of, positive_int
+from labsupport.data import Split, check_split
+from labsupport.sweep import MLPSweep
+from labsupport.train import eval_batches, minibatches
+
+TASKS: tuple[str, ...] = ("regression", "classification")
+SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+
+#: A source of fresh training data: ``sample(batch_size, generator) -> (x, y)``.
+BatchSampler = Callable[[int, "torch.Generator | None"], tuple[torch.Tensor, torch.Tensor]]
+
+
+def per_model_loss(outputs: torch.Tensor, targets: torch.Tensor, task: str = "regression") -> torch.Tensor:
+    """Mean loss of each model, shape ``(M,)``, from outputs ``(M, n, k)`` and shared targets.
+
+    ``regression``: mean squared error, targets ``(n, k)`` or ``(n,)`` when ``k == 1``.
+    ``classification``: cross-entropy, integer targets ``(n,)``.
+    """
+    one_of("task", task, TASKS)
+    if outputs.ndim != 3:
+        raise ValueError(f"expected outputs of shape (M, n, k), got {tuple(outputs.shape)}")
+    num_models, n, k = outputs.shape
+    if task == "classification":
+        if targets.shape != (n,) or targets.dtype != torch.long:
+            raise ValueError(
+                f"classification needs integer targets of shape ({n},), got {targets.dtype} {tuple(targets.shape)}"
+            )
+        losses = F.cross_entropy(
+            outputs.reshape(num_models * n, k), targets.repeat(num_models), reduction="none"
+        )
+        return losses.view(num_models, n).mean(dim=1)
+    if targets.ndim == 1 and k == 1:
+        targets = targets[:, None]
+    if targets.shape != (n, k):
+        raise ValueError(f"regression needs targets of shape ({n}, {k}), got {tuple(targets.shape)}")
+    return (outputs - targets).pow(2).mean(dim=(1, 2))
+
+
+def per_model_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Fraction of correct class predictions of each model, shape ``(M,)``."""
+    if outputs.ndim != 3 or targets.shape != outputs.shape[1:2]:
+        raise ValueError(
+            f"expected outputs (M, n, k) and targets (n,), got {tuple(outputs.shape)} and {tuple(targets.shape)}"
+        )
+    return (outputs.argmax(dim=2) == targets).float().mean(dim=1)
+
+
+class BatchedAdam:
+    """Adam with decoupled weight decay (as ``torch.optim.AdamW``) and a learning rate per model.
+
+    Takes ``(parameter, model_index)`` pairs (as :meth:`MLPSweep.parameters_by_model` gives):
+    entry ``j`` along a parameter's first axis belongs to model ``model_index[j]``. ``step(lr)``
+    takes one learning rate per model; a zero freezes that model for the step.
+    """
+
+    def __init__(
+        self,
+        params: Sequence[tuple[torch.Tensor, torch.Tensor]],
+        *,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        self.params = [p for p, _ in params]
+        self.index = [index for _, index in params]
+        if not self.params:
+            raise ValueError("BatchedAdam needs at least one (parameter, model_index) pair, got none")
+        for p, index in zip(self.params, self.index, strict=True):
+            if index.shape != p.shape[:1]:
+                raise ValueError(
+                    f"model_index needs one entry per row of its parameter, got {tuple(index.shape)} for {tuple(p.shape)}"
+                )
+        for i, beta in enumerate(betas):
+            number_in(f"betas[{i}]", beta, 0, 1, high_open=True)
+        self.betas = betas
+        self.eps = number_in("eps", eps, 0, low_open=True)
+        self.weight_decay = number_in("weight_decay", weight_decay, 0)
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        self.t = 0
+
+    def zero_grad(self) -> None:
+        """Drop the gradients (set them to ``None``)."""
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, lr: torch.Tensor) -> None:
+        """One Adam step with learning rate ``lr[m]`` for model ``m``."""
+        beta1, beta2 = self.betas
+        self.t += 1
+        bias1, bias2 = 1 - beta1**self.t, 1 - beta2**self.t
+        for p, index, m, v in zip(self.params, self.index, self.exp_avg, self.exp_avg_sq, strict=True):
+            if p.grad is None:
+                continue
+            rate = lr[index].view(-1, *([1] * (p.ndim - 1)))
+            m.lerp_(p.grad, 1 - beta1)
+            v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+            if self.weight_decay:
+                p.mul_(1 - rate * self.weight_decay)
+            p.addcdiv_(m * (rate / bias1), v.sqrt().div_(math.sqrt(bias2)).add_(self.eps), value=-1.0)
+
+
+def lr_factors(
+    step: int, steps: torch.Tensor, *, schedule: str, warmup_steps: int, min_lr_fraction: float
+) -> torch.Tensor:
+    """Learning-rate multiplier of each model at ``step`` (1-based) given its own ``steps``.
+
+    Linear warm-up over ``warmup_steps``, then constant or a cosine decay to
+    ``min_lr_fraction`` at the model's last step; zero after it (the model is frozen).
+    :func:`train_sweep` checks the arguments once, before its first step.
+    """
+    progress = ((step - 1) / steps.clamp(min=1)).clamp(max=1.0)
+    if schedule == "cosine":
+        factor = min_lr_fraction + (1 - min_lr_fraction) * 0.5 * (1 + torch.cos(math.pi * progress))
+    elif schedule == "constant":
+        factor = torch.ones_like(progress)
+    else:
+        one_of("schedule", schedule, SCHEDULES)  # raises: an unknown schedule
+    if warmup_steps > 0:
+        factor = factor * min(1.0, step / warmup_steps)
+    return torch.where(steps >= step, factor, torch.zeros_like(factor))
+
+
+@dataclass
+class SweepHistory:
+    """What :func:`train_sweep` saw: per-step, per-model training losses and evaluations.
+
+    ``train_loss`` has shape ``(steps, M)``; ``eval_loss`` and ``eval_accuracy`` have shape
+    ``(evaluations, M)`` (accuracy is NaN for regression). A model's training loss is NaN after
+    its own last step (it is frozen, and not computed when its whole stack is).
+    """
+
+    steps: list[int] = field(default_factory=list)
+    train_loss: torch.Tensor = field(default_factory=lambda: torch.empty(0))
+    model_steps: list[int] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    eval_loss: torch.Tensor = field(default_factory=lambda: torch.empty(0))
+    eval_accuracy: torch.Tensor = field(default_factory=lambda: torch.empty(0))
+
+    @property
+    def final(self) -> dict[str, list[float]]:
+        """Per model: training loss at its own last step and, if any, the last evaluation."""
+        out: dict[str, list[float]] = {}
+        if len(self.steps):
+            out["train_loss"] = [self.train_loss[s - 1, m].item() for m, s in enumerate(self.model_steps)]
+        if len(self.eval_steps):
+            out["eval_loss"] = self.eval_loss[-1].tolist()
+            out["eval_accuracy"] = self.eval_accuracy[-1].tolist()
+        return out
+
+
+@torch.no_grad()
+def evaluate_sweep(
+    model: MLPSweep, data: Split, *, task: str = "regression", batch_size: int = 4096
+) -> dict[str, torch.Tensor]:
+    """Per-model mean loss (and, for classification, accuracy) on ``data``.
+
+    The convention of :func:`labsupport.evaluate`, with one value per model: the values are
+    CPU tensors of shape ``(M,)``; ``"accuracy"`` is there only for ``task="classification"``.
+    """
+    instance("model", model, MLPSweep, "an MLPSweep")
+    one_of("task", task, TASKS)
+    check_split("data", data, in_features=model.in_features)
+    positive_int("batch_size", batch_size)
+    total_loss = torch.zeros(model.num_models, device=model.device)
+    correct = torch.zeros(model.num_models, device=model.device)
+    for x, y in eval_batches(data, batch_size, model.device):
+        out = model(x)
+        total_loss += per_model_loss(out, y, task) * len(y)
+        if task == "classification":
+            correct += per_model_accuracy(out, y) * len(y)
+    result = {"loss": (total_loss / len(data)).cpu()}
+    if task == "classification":
+        result["accuracy"] = (correct / len(data)).cpu()
+    return result
+
+
+def _per_model(
+    name: str, value: float | Sequence[float], num_models: int, dtype: torch.dtype
+) -> torch.Tensor:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be one number or one per model ({num_models}), got {value!r}")
+    values = torch.tensor(
+        [value] * num_models if isinstance(value, int | float) else list(value), dtype=dtype
+    )
+    if values.shape != (num_models,):
+        raise ValueError(f"{name} must be one number or one per model ({num_models}), got {value!r}")
+    return values
+
+
+def train_sweep(
+    model: MLPSweep,
+    train: Split | BatchSampler,
+    *,
+    steps: int | Sequence[int],
+    batch_size: int,
+    lr: float | Sequence[float] = 1e-3,
+    task: str = "regression",
+    schedule: str = "constant",
+    warmup_steps: int = 0,
+    min_lr_fraction: float = 0.1,
+    weight_decay: float = 0.0,
+    eval_data: Split | None = None,
+    eval_every: int = 0,
+    generator: torch.Generator | None = None,
+    progress: bool = True,
+    desc: str = "sweep",
+) -> SweepHistory:
+    """Train every model of ``model`` on the same minibatches, all at once; return a :class:`SweepHistory`.
+
+    One of two batched trainers; see the module docstring for how it differs from
+    :func:`labsupport.distill.train_students`.
+
+    Args:
+        model: the sweep to train (in place).
+        train: a fixed :class:`~labsupport.Split`, whose minibatches come from
+            :func:`labsupport.train.minibatches` (as :func:`labsupport.fit`'s do: a fresh
+            shuffle per pass, the whole set each step when ``batch_size >= n``), or a function
+            ``sample(batch_size, generator)`` returning fresh ``(x, y)`` every step.
+        steps: one number, or one per model; model ``m`` is frozen after ``steps[m]`` steps.
+        batch_size: examples per step, the same for all models.
+        lr: peak learning rate, one number or one per model.
+        task: ``"regression"`` (mean squared error) or ``"classification"`` (cross-entropy).
+        schedule: ``"constant"`` or ``"cosine"`` (to ``min_lr_fraction`` of the peak at each
+            model's own last step), after ``warmup_steps`` of linear warm-up.
+        weight_decay: decoupled (AdamW) weight decay.
+        eval_data: evaluated every ``eval_every`` steps and at the end when ``eval_every > 0``.
+        generator: seeds minibatch order or the sampler, for repeatable runs.
+    """
+    instance("model", model, MLPSweep, "an MLPSweep")
+    one_of("task", task, TASKS)
+    one_of("schedule", schedule, SCHEDULES)
+    if not callable(train):
+        instance("train", train, Split, "a labsupport Split or a sampler function")
+        check_split("train", train, in_features=model.in_features)
+    if eval_data is not None:
+        check_split("eval_data", eval_data, in_features=model.in_features)
+    positive_int("batch_size", batch_size)
+    non_negative_int("warmup_steps", warmup_steps)
+    non_negative_int("eval_every", eval_every)
+    number_in("min_lr_fraction", min_lr_fraction, 0, 1)
+    num_models, device = model.num_models, model.device
+    model_steps = _per_model("steps", steps, num_models, torch.long)
+    if (model_steps < 1).any():
+        raise ValueError(f"every model needs steps >= 1, got {steps!r}")
+    peak_lr = _per_model("lr", lr, num_models, torch.float32)
+    if (peak_lr < 0).any():
+        raise ValueError(f"learning rates must be >= 0, got {lr!r}")
+    total_steps = int(model_steps.max())
+    optimizer = BatchedAdam(model.parameters_by_model(), weight_decay=weight_decay)
+    if callable(train):
+        batches = (train(batch_size, generator) for _ in range(total_steps))
+    else:
+        batches = minibatches(train, batch_size, generator=generator, device=device)
+
+    history = SweepHistory(model_steps=model_steps.tolist())
+    # a stack whose models have all passed their last step is skipped, not computed for nothing
+    stack_steps = [int(model_steps[group].max()) for group in model.groups]
+    group_index = [torch.tensor(group, device=device) for group in model.groups]
+    losses, eval_losses, eval_accuracies = [], [], []
+    model.train()
+    for step in tqdm(range(1, total_steps + 1), desc=desc, disable=not progress, leave=False):
+        x, y = next(batches)
+        x, y = x.to(device), y.to(device)
+        loss = torch.full((num_models,), math.nan, device=device)
+        total = torch.zeros((), device=device)
+        for stack, index, last in zip(model.stacks, group_index, stack_steps, strict=True):
+            if step <= last:
+                stack_loss = per_model_loss(stack(x), y, task)  # (models in this stack,)
+                total = total + stack_loss.sum()  # the sum: each model gets the gradient of its own loss
+                loss[index] = stack_loss.detach()
+        optimizer.zero_grad()
+        total.backward()
+        factors = lr_factors(
+            step, model_steps, schedule=schedule, warmup_steps=warmup_steps, min_lr_fraction=min_lr_fraction
+        )
+        optimizer.step((peak_lr * factors).to(device))
+        history.steps.append(step)
+        losses.append(torch.where(model_steps.to(device) >= step, loss, math.nan))
+        if eval_data is not None and eval_every and (step % eval_every == 0 or step == total_steps):
+            metrics = evaluate_sweep(model, eval_data, task=task)
+            history.eval_steps.append(step)
+            eval_losses.append(metrics["loss"])
+            eval_accuracies.append(metrics.get("accuracy", torch.full_like(metrics["loss"], math.nan)))
+    history.train_loss = torch.stack(losses).cpu()
+    if eval_losses:
+        history.eval_loss = torch.stack(eval_losses)
+        history.eval_accuracy = torch.stack(eval_accuracies)
+    return history

@@ -1,0 +1,215 @@
+"""labsupport.sweep_train: a batched sweep trained at once must equal its models trained one by one."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from labsupport.data import Split
+from labsupport.sweep import MLPSweep
+from labsupport.sweep_train import (
+    BatchedAdam,
+    evaluate_sweep,
+    lr_factors,
+    per_model_accuracy,
+    per_model_loss,
+    train_sweep,
+)
+
+
+def _sweep(widths=(3, 8, 5, 8), depth=2, grouping="auto", out=2, activation="relu", seed=0):
+    return MLPSweep(
+        widths,
+        6,
+        out,
+        depth=depth,
+        activation=activation,
+        grouping=grouping,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def _train_members_one_by_one(members, data, steps, batch_size, lr, weight_decay, task, seed):
+    optimizers = [torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay) for net in members]
+    generator = torch.Generator().manual_seed(seed)
+    n = len(data.y)
+    order, cursor = torch.randperm(n, generator=generator), 0
+    loss_fn = nn.functional.cross_entropy if task == "classification" else nn.functional.mse_loss
+    for step in range(1, max(steps) + 1):
+        if cursor + batch_size > n:
+            order, cursor = torch.randperm(n, generator=generator), 0
+        idx = order[cursor : cursor + batch_size]
+        cursor += batch_size
+        for net, opt, last in zip(members, optimizers, steps, strict=True):
+            if step > last:
+                continue
+            loss = loss_fn(net(data.x[idx]), data.y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return members
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_training_equals_training_each_model_alone(task):
+    torch.manual_seed(0)
+    x = torch.randn(60, 6)
+    y = torch.randint(0, 3, (60,)) if task == "classification" else torch.randn(60, 3)
+    data = Split(x, y)
+    sweep = _sweep(widths=(3, 8, 5, 200), depth=2, out=3)
+    steps = [25, 10, 25, 17]  # different budgets: models stop at their own step
+    members = [sweep.member(m) for m in range(sweep.num_models)]  # copies, before training
+    history = train_sweep(
+        sweep,
+        data,
+        steps=steps,
+        batch_size=16,
+        lr=1e-2,
+        weight_decay=0.1,
+        task=task,
+        generator=torch.Generator().manual_seed(3),
+        progress=False,
+    )
+    members = _train_members_one_by_one(members, data, steps, 16, 1e-2, 0.1, task, seed=3)
+    out = sweep(x)
+    for m, net in enumerate(members):
+        torch.testing.assert_close(out[m], net(x), rtol=1e-4, atol=1e-5)
+    assert history.train_loss.shape == (25, 4)
+    assert history.model_steps == steps
+    assert torch.isnan(history.train_loss[10:, 1]).all() and not torch.isnan(history.train_loss[:10]).any()
+    assert len(history.final["train_loss"]) == 4
+
+
+def test_padding_stays_zero_during_training():
+    sweep = _sweep(widths=(2, 9), depth=2, grouping="single")
+    data = Split(torch.randn(40, 6), torch.randn(40, 2))
+    train_sweep(sweep, data, steps=20, batch_size=40, lr=0.05, weight_decay=0.1, progress=False)
+    stack = sweep.stacks[0]
+    assert stack.weights[0][0, :, 2:].abs().max() == 0
+    assert stack.weights[1][0, 2:, :].abs().max() == 0
+    assert stack.weights[1][0, :, 2:].abs().max() == 0
+    assert stack.weights[2][0, 2:, :].abs().max() == 0
+
+
+def test_per_model_lr_zero_freezes_a_model():
+    sweep = _sweep(widths=(4, 4), depth=1, grouping="single")
+    before = [p.detach().clone() for p in sweep.parameters()]
+    data = Split(torch.randn(30, 6), torch.randn(30, 2))
+    train_sweep(sweep, data, steps=5, batch_size=30, lr=[0.0, 0.1], weight_decay=0.1, progress=False)
+    for p, p0 in zip(sweep.parameters(), before, strict=True):
+        assert torch.equal(p[0], p0[0])
+        assert not torch.equal(p[1], p0[1])
+
+
+def test_losses_and_accuracy_match_pytorch():
+    outputs = torch.randn(3, 10, 4)
+    labels = torch.randint(0, 4, (10,))
+    targets = torch.randn(10, 4)
+    for m in range(3):
+        assert per_model_loss(outputs, labels, "classification")[m].item() == pytest.approx(
+            nn.functional.cross_entropy(outputs[m], labels).item(), rel=1e-6
+        )
+        assert per_model_loss(outputs, targets)[m].item() == pytest.approx(
+            nn.functional.mse_loss(outputs[m], targets).item(), rel=1e-6
+        )
+        assert per_model_accuracy(outputs, labels)[m].item() == pytest.approx(
+            (outputs[m].argmax(1) == labels).float().mean().item()
+        )
+    scalar = torch.randn(2, 5, 1)
+    y = torch.randn(5)
+    torch.testing.assert_close(per_model_loss(scalar, y), ((scalar[..., 0] - y) ** 2).mean(1))
+
+
+def test_evaluate_sweep_matches_members():
+    sweep = _sweep(widths=(3, 11), depth=1, out=4)
+    data = Split(torch.randn(50, 6), torch.randint(0, 4, (50,)))
+    metrics = evaluate_sweep(sweep, data, task="classification", batch_size=16)
+    for m in range(2):
+        logits = sweep.member(m)(data.x)
+        assert metrics["loss"][m].item() == pytest.approx(
+            nn.functional.cross_entropy(logits, data.y).item(), rel=1e-5
+        )
+        assert metrics["accuracy"][m].item() == pytest.approx(
+            (logits.argmax(1) == data.y).float().mean().item()
+        )
+    regression = evaluate_sweep(sweep, Split(data.x, torch.randn(50, 4)))
+    assert set(regression) == {"loss"} and regression["loss"].shape == (2,)  # no accuracy for regression
+
+
+def test_lr_factors_cosine_and_freeze():
+    steps = torch.tensor([10, 4])
+    first = lr_factors(1, steps, schedule="cosine", warmup_steps=0, min_lr_fraction=0.1)
+    torch.testing.assert_close(first, torch.tensor([1.0, 1.0]))
+    last = lr_factors(4, steps, schedule="cosine", warmup_steps=0, min_lr_fraction=0.1)
+    # model 1's last step: progress 3/4 of its cosine
+    assert last[1].item() == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.75)))
+    after = lr_factors(5, steps, schedule="constant", warmup_steps=0, min_lr_fraction=0.1)
+    torch.testing.assert_close(after, torch.tensor([1.0, 0.0]))
+    warm = lr_factors(2, steps, schedule="constant", warmup_steps=4, min_lr_fraction=0.1)
+    torch.testing.assert_close(warm, torch.tensor([0.5, 0.5]))
+
+
+def test_sampler_source_is_used():
+    sweep = _sweep(widths=(5, 6), depth=1, out=1)
+    calls = []
+
+    def sample(batch_size, generator):
+        calls.append(batch_size)
+        x = torch.randn(batch_size, 6, generator=generator)
+        return x, x.sum(1)
+
+    history = train_sweep(
+        sweep, sample, steps=7, batch_size=13, generator=torch.Generator().manual_seed(0), progress=False
+    )
+    assert calls == [13] * 7
+    assert history.train_loss.shape == (7, 2)
+
+
+def test_bad_inputs():
+    sweep = MLPSweep([4, 5], 3, 2)
+    data = Split(torch.randn(8, 3), torch.randn(8, 2))
+    with pytest.raises(ValueError, match="task must be one of"):
+        train_sweep(sweep, data, steps=1, batch_size=4, task="ranking")
+    with pytest.raises(ValueError, match=r"schedule must be one of \['constant', 'cosine'\], got 'linear'"):
+        train_sweep(sweep, data, steps=1, batch_size=4, schedule="linear")  # checked before the first step
+    with pytest.raises(ValueError, match="steps must be one number or one per model"):
+        train_sweep(sweep, data, steps=[1, 2, 3], batch_size=4)
+    with pytest.raises(ValueError, match="every model needs steps >= 1"):
+        train_sweep(sweep, data, steps=[0, 2], batch_size=4)
+    with pytest.raises(ValueError, match="learning rates must be >= 0"):
+        train_sweep(sweep, data, steps=1, batch_size=4, lr=-1.0)
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        train_sweep(sweep, data, steps=1, batch_size=0)
+    with pytest.raises(TypeError, match="must be a labsupport Split or a sampler"):
+        train_sweep(sweep, (data.x, data.y), steps=1, batch_size=4)
+    with pytest.raises(ValueError, match=r"train needs inputs \(n, 3\)"):
+        train_sweep(sweep, Split(torch.randn(8, 5), torch.randn(8, 2)), steps=1, batch_size=4)
+    with pytest.raises(ValueError, match="classification needs integer targets"):
+        per_model_loss(torch.randn(2, 8, 3), torch.randn(8), "classification")
+    with pytest.raises(ValueError, match=r"regression needs targets of shape \(8, 3\)"):
+        per_model_loss(torch.randn(2, 8, 3), torch.randn(8, 2))
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        lr_factors(1, torch.tensor([3]), schedule="linear", warmup_steps=0, min_lr_fraction=0.1)
+    with pytest.raises(ValueError, match="needs at least one"):
+        BatchedAdam([])
+    with pytest.raises(TypeError, match="model must be an MLPSweep"):
+        train_sweep(nn.Linear(3, 2), data, steps=1, batch_size=4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"steps": True}, "steps must be one number or one per model"),
+        ({"batch_size": True}, "batch_size must be a positive int, got True"),
+        ({"warmup_steps": True}, "warmup_steps must be a non-negative int, got True"),
+        ({"eval_every": True}, "eval_every must be a non-negative int, got True"),
+    ],
+)
+def test_true_is_not_a_count(kwargs, match):
+    sweep = MLPSweep([4, 5], 3, 2)
+    data = Split(torch.randn(8, 3), torch.randn(8, 2))
+    with pytest.raises(ValueError, match=match):
+        train_sweep(sweep, data, **({"steps": 1, "batch_size": 4} | kwargs))
