@@ -3,7 +3,7 @@
 Trains the same tiny MLP on MNIST-1D with 1, 2, ... threads, each in a fresh process, and
 prints the time per run and the slowdown relative to 1 thread. On a shared 2-core machine,
 more threads made the course's tiny models much slower; this script is where
-``labsupport.device.DEFAULT_CPU_THREADS`` comes from.
+``labsupport.env.DEFAULT_CPU_THREADS`` comes from.
 
     python benchmarks/threads.py --steps 1500 --threads 1 2
 """

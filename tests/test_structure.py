@@ -104,7 +104,9 @@ def test_setup_cell_is_canonical(lab):
 def test_config_dataclass_per_profile(lab):
     """One frozen Config whose for_profile writes cpu in full and the others as changes to it."""
     path, nb = lab
-    configs = [c for c in nb["cells"] if c["cell_type"] == "code" and "def for_profile" in "".join(c["source"])]
+    configs = [
+        c for c in nb["cells"] if c["cell_type"] == "code" and "def for_profile" in "".join(c["source"])
+    ]
     assert len(configs) == 1, f"{path.name}: one config cell with Config.for_profile"
     code = "".join(configs[0]["source"])
     assert "@dataclass(frozen=True)" in code and "by_profile(" in code, path.name
