@@ -9,25 +9,14 @@ import torch
 from torch import nn
 
 from labsupport.sweep import MLPSweep, plan_groups
-
-
-def _sweep(widths=(3, 8, 5, 8), depth=2, grouping="auto", out=2, activation="relu", seed=0):
-    return MLPSweep(
-        widths,
-        6,
-        out,
-        depth=depth,
-        activation=activation,
-        grouping=grouping,
-        generator=torch.Generator().manual_seed(seed),
-    )
+from tests.sweeps import small_sweep
 
 
 @pytest.mark.parametrize("grouping", ["auto", "single"])
 @pytest.mark.parametrize("depth", [1, 3])
 @pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
 def test_forward_equals_each_member(grouping, depth, activation):
-    sweep = _sweep(widths=(3, 40, 5, 300, 8), depth=depth, grouping=grouping, activation=activation)
+    sweep = small_sweep(widths=(3, 40, 5, 300, 8), depth=depth, grouping=grouping, activation=activation)
     x = torch.randn(17, 6)
     out = sweep(x)
     assert out.shape == (5, 17, 2)
@@ -36,7 +25,7 @@ def test_forward_equals_each_member(grouping, depth, activation):
 
 
 def test_parameter_counts_match_members():
-    sweep = _sweep(widths=(1, 7, 30), depth=2)
+    sweep = small_sweep(widths=(1, 7, 30), depth=2)
     for m, count in enumerate(sweep.parameter_counts()):
         assert count == sum(p.numel() for p in sweep.member(m).parameters())
 

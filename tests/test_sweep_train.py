@@ -18,18 +18,7 @@ from labsupport.sweep_train import (
     per_model_loss,
     train_sweep,
 )
-
-
-def _sweep(widths=(3, 8, 5, 8), depth=2, grouping="auto", out=2, activation="relu", seed=0):
-    return MLPSweep(
-        widths,
-        6,
-        out,
-        depth=depth,
-        activation=activation,
-        grouping=grouping,
-        generator=torch.Generator().manual_seed(seed),
-    )
+from tests.sweeps import small_sweep
 
 
 def _train_members_one_by_one(members, data, steps, batch_size, lr, weight_decay, task, seed):
@@ -59,7 +48,7 @@ def test_training_equals_training_each_model_alone(task):
     x = torch.randn(60, 6)
     y = torch.randint(0, 3, (60,)) if task == "classification" else torch.randn(60, 3)
     data = Split(x, y)
-    sweep = _sweep(widths=(3, 8, 5, 200), depth=2, out=3)
+    sweep = small_sweep(widths=(3, 8, 5, 200), depth=2, out=3)
     steps = [25, 10, 25, 17]  # different budgets: models stop at their own step
     members = [sweep.member(m) for m in range(sweep.num_models)]  # copies, before training
     history = train_sweep(
@@ -84,7 +73,7 @@ def test_training_equals_training_each_model_alone(task):
 
 
 def test_padding_stays_zero_during_training():
-    sweep = _sweep(widths=(2, 9), depth=2, grouping="single")
+    sweep = small_sweep(widths=(2, 9), depth=2, grouping="single")
     data = Split(torch.randn(40, 6), torch.randn(40, 2))
     train_sweep(sweep, data, steps=20, batch_size=40, lr=0.05, weight_decay=0.1, progress=False)
     stack = sweep.stacks[0]
@@ -95,7 +84,7 @@ def test_padding_stays_zero_during_training():
 
 
 def test_per_model_lr_zero_freezes_a_model():
-    sweep = _sweep(widths=(4, 4), depth=1, grouping="single")
+    sweep = small_sweep(widths=(4, 4), depth=1, grouping="single")
     before = [p.detach().clone() for p in sweep.parameters()]
     data = Split(torch.randn(30, 6), torch.randn(30, 2))
     train_sweep(sweep, data, steps=5, batch_size=30, lr=[0.0, 0.1], weight_decay=0.1, progress=False)
@@ -124,7 +113,7 @@ def test_losses_and_accuracy_match_pytorch():
 
 
 def test_evaluate_sweep_matches_members():
-    sweep = _sweep(widths=(3, 11), depth=1, out=4)
+    sweep = small_sweep(widths=(3, 11), depth=1, out=4)
     data = Split(torch.randn(50, 6), torch.randint(0, 4, (50,)))
     metrics = evaluate_sweep(sweep, data, task="classification", batch_size=16)
     for m in range(2):
@@ -153,7 +142,7 @@ def test_lr_factors_cosine_and_freeze():
 
 
 def test_sampler_source_is_used():
-    sweep = _sweep(widths=(5, 6), depth=1, out=1)
+    sweep = small_sweep(widths=(5, 6), depth=1, out=1)
     calls = []
 
     def sample(batch_size, generator):
