@@ -125,7 +125,12 @@ class PaddedMLPStack(nn.Module):
         """``(n, d) -> (M, n, out)``."""
         h = x.expand(len(self.widths), *x.shape)  # (M, n, d), a view: no copy
         for layer in range(self.depth):
-            h = self.act(torch.baddbmm(self.biases[layer], h, self.weights[layer])) * self.mask  # (M, n, H)
+            h = self.act(torch.baddbmm(self.biases[layer], h, self.weights[layer]))  # (M, n, H)
+            if self.activation != "relu":
+                # A padded unit's pre-activation is exactly 0. ReLU keeps it at 0 and passes
+                # it no gradient (its derivative at 0 is 0), so the padding stays zero without
+                # a mask; tanh'(0) and GELU'(0) are not 0, so those need one.
+                h = h * self.mask
         return torch.baddbmm(self.biases[-1], h, self.weights[-1])  # (M, n, out)
 
 

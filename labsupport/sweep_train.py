@@ -1,9 +1,9 @@
 """Training and evaluating a :class:`~labsupport.sweep.MLPSweep`: all its models at once (Chapter 2).
 
 * :func:`per_model_loss` and :func:`per_model_accuracy`: one value per model, shape ``(M,)``.
-* :class:`BatchedAdam`: Adam(W) with one learning rate per model, so that models stay
-  independent; :func:`lr_factors`: each model's warm-up and schedule.
-* :func:`train_sweep` and :func:`evaluate_sweep`, with a :class:`SweepHistory`.
+* :func:`train_sweep` and :func:`evaluate_sweep`, with a :class:`SweepHistory`; the batched
+  optimizers (Adam(W) or SGD with momentum, one learning rate per model) and the schedules are
+  in :mod:`labsupport.sweep_optim`.
 
 This is one of labsupport's two batched trainers. :func:`labsupport.distill.train_students`
 is the other: it trains many copies of *one* architecture, each with its own data,
@@ -25,10 +25,10 @@ from tqdm.auto import tqdm
 from labsupport._validate import instance, non_negative_int, number_in, one_of, positive_int
 from labsupport.data import Split, check_split
 from labsupport.sweep import MLPSweep
+from labsupport.sweep_optim import OPTIMIZERS, SCHEDULES, BatchedAdam, BatchedSGD, lr_factors
 from labsupport.train import eval_batches, minibatches
 
 TASKS: tuple[str, ...] = ("regression", "classification")
-SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 
 #: A source of fresh training data: ``sample(batch_size, generator) -> (x, y)``.
 BatchSampler = Callable[[int, "torch.Generator | None"], tuple[torch.Tensor, torch.Tensor]]
@@ -67,83 +67,6 @@ def per_model_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Te
             f"expected outputs (M, n, k) and targets (n,), got {tuple(outputs.shape)} and {tuple(targets.shape)}"
         )
     return (outputs.argmax(dim=2) == targets).float().mean(dim=1)
-
-
-class BatchedAdam:
-    """Adam with decoupled weight decay (as ``torch.optim.AdamW``) and a learning rate per model.
-
-    Takes ``(parameter, model_index)`` pairs (as :meth:`MLPSweep.parameters_by_model` gives):
-    entry ``j`` along a parameter's first axis belongs to model ``model_index[j]``. ``step(lr)``
-    takes one learning rate per model; a zero freezes that model for the step.
-    """
-
-    def __init__(
-        self,
-        params: Sequence[tuple[torch.Tensor, torch.Tensor]],
-        *,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-    ) -> None:
-        self.params = [p for p, _ in params]
-        self.index = [index for _, index in params]
-        if not self.params:
-            raise ValueError("BatchedAdam needs at least one (parameter, model_index) pair, got none")
-        for p, index in zip(self.params, self.index, strict=True):
-            if index.shape != p.shape[:1]:
-                raise ValueError(
-                    f"model_index needs one entry per row of its parameter, got {tuple(index.shape)} for {tuple(p.shape)}"
-                )
-        for i, beta in enumerate(betas):
-            number_in(f"betas[{i}]", beta, 0, 1, high_open=True)
-        self.betas = betas
-        self.eps = number_in("eps", eps, 0, low_open=True)
-        self.weight_decay = number_in("weight_decay", weight_decay, 0)
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-        self.t = 0
-
-    def zero_grad(self) -> None:
-        """Drop the gradients (set them to ``None``)."""
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self, lr: torch.Tensor) -> None:
-        """One Adam step with learning rate ``lr[m]`` for model ``m``."""
-        beta1, beta2 = self.betas
-        self.t += 1
-        bias1, bias2 = 1 - beta1**self.t, 1 - beta2**self.t
-        for p, index, m, v in zip(self.params, self.index, self.exp_avg, self.exp_avg_sq, strict=True):
-            if p.grad is None:
-                continue
-            rate = lr[index].view(-1, *([1] * (p.ndim - 1)))
-            m.lerp_(p.grad, 1 - beta1)
-            v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-            if self.weight_decay:
-                p.mul_(1 - rate * self.weight_decay)
-            p.addcdiv_(m * (rate / bias1), v.sqrt().div_(math.sqrt(bias2)).add_(self.eps), value=-1.0)
-
-
-def lr_factors(
-    step: int, steps: torch.Tensor, *, schedule: str, warmup_steps: int, min_lr_fraction: float
-) -> torch.Tensor:
-    """Learning-rate multiplier of each model at ``step`` (1-based) given its own ``steps``.
-
-    Linear warm-up over ``warmup_steps``, then constant or a cosine decay to
-    ``min_lr_fraction`` at the model's last step; zero after it (the model is frozen).
-    :func:`train_sweep` checks the arguments once, before its first step.
-    """
-    progress = ((step - 1) / steps.clamp(min=1)).clamp(max=1.0)
-    if schedule == "cosine":
-        factor = min_lr_fraction + (1 - min_lr_fraction) * 0.5 * (1 + torch.cos(math.pi * progress))
-    elif schedule == "constant":
-        factor = torch.ones_like(progress)
-    else:
-        one_of("schedule", schedule, SCHEDULES)  # raises: an unknown schedule
-    if warmup_steps > 0:
-        factor = factor * min(1.0, step / warmup_steps)
-    return torch.where(steps >= step, factor, torch.zeros_like(factor))
 
 
 @dataclass
@@ -225,6 +148,8 @@ def train_sweep(
     warmup_steps: int = 0,
     min_lr_fraction: float = 0.1,
     weight_decay: float = 0.0,
+    optimizer: str = "adam",
+    momentum: float = 0.9,
     eval_data: Split | None = None,
     eval_every: int = 0,
     generator: torch.Generator | None = None,
@@ -248,13 +173,16 @@ def train_sweep(
         task: ``"regression"`` (mean squared error) or ``"classification"`` (cross-entropy).
         schedule: ``"constant"`` or ``"cosine"`` (to ``min_lr_fraction`` of the peak at each
             model's own last step), after ``warmup_steps`` of linear warm-up.
-        weight_decay: decoupled (AdamW) weight decay.
+        weight_decay: decoupled (AdamW) weight decay; with SGD, decay added to the gradient.
+        optimizer: ``"adam"`` (AdamW) or ``"sgd"`` (with ``momentum``, as ``torch.optim.SGD``).
+        momentum: SGD's momentum.
         eval_data: evaluated every ``eval_every`` steps and at the end when ``eval_every > 0``.
         generator: seeds minibatch order or the sampler, for repeatable runs.
     """
     instance("model", model, MLPSweep, "an MLPSweep")
     one_of("task", task, TASKS)
     one_of("schedule", schedule, SCHEDULES)
+    one_of("optimizer", optimizer, OPTIMIZERS)
     if not callable(train):
         instance("train", train, Split, "a labsupport Split or a sampler function")
         check_split("train", train, in_features=model.in_features)
@@ -272,7 +200,10 @@ def train_sweep(
     if (peak_lr < 0).any():
         raise ValueError(f"learning rates must be >= 0, got {lr!r}")
     total_steps = int(model_steps.max())
-    optimizer = BatchedAdam(model.parameters_by_model(), weight_decay=weight_decay)
+    if optimizer == "sgd":
+        step_with = BatchedSGD(model.parameters_by_model(), momentum=momentum, weight_decay=weight_decay)
+    else:
+        step_with = BatchedAdam(model.parameters_by_model(), weight_decay=weight_decay)
     if callable(train):
         batches = (train(batch_size, generator) for _ in range(total_steps))
     else:
@@ -294,12 +225,12 @@ def train_sweep(
                 stack_loss = per_model_loss(stack(x), y, task)  # (models in this stack,)
                 total = total + stack_loss.sum()  # the sum: each model gets the gradient of its own loss
                 loss[index] = stack_loss.detach()
-        optimizer.zero_grad()
+        step_with.zero_grad()
         total.backward()
         factors = lr_factors(
             step, model_steps, schedule=schedule, warmup_steps=warmup_steps, min_lr_fraction=min_lr_fraction
         )
-        optimizer.step((peak_lr * factors).to(device))
+        step_with.step((peak_lr * factors).to(device))
         history.steps.append(step)
         losses.append(torch.where(model_steps.to(device) >= step, loss, math.nan))
         if eval_data is not None and eval_every and (step % eval_every == 0 or step == total_steps):

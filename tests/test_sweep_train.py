@@ -10,19 +10,20 @@ from torch import nn
 
 from labsupport.data import Split
 from labsupport.sweep import MLPSweep
-from labsupport.sweep_train import (
-    BatchedAdam,
-    evaluate_sweep,
-    lr_factors,
-    per_model_accuracy,
-    per_model_loss,
-    train_sweep,
-)
+from labsupport.sweep_optim import BatchedAdam, BatchedSGD, lr_factors
+from labsupport.sweep_train import evaluate_sweep, per_model_accuracy, per_model_loss, train_sweep
 from tests.sweeps import small_sweep
 
+ORACLES = {  # what each batched optimizer must equal, model by model
+    "adam": lambda params, lr, weight_decay: torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay),
+    "sgd": lambda params, lr, weight_decay: torch.optim.SGD(
+        params, lr=lr, momentum=0.9, weight_decay=weight_decay
+    ),
+}
 
-def _train_members_one_by_one(members, data, steps, batch_size, lr, weight_decay, task, seed):
-    optimizers = [torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay) for net in members]
+
+def _train_members_one_by_one(members, data, steps, batch_size, lr, weight_decay, task, seed, optimizer):
+    optimizers = [ORACLES[optimizer](net.parameters(), lr, weight_decay) for net in members]
     generator = torch.Generator().manual_seed(seed)
     n = len(data.y)
     order, cursor = torch.randperm(n, generator=generator), 0
@@ -42,8 +43,9 @@ def _train_members_one_by_one(members, data, steps, batch_size, lr, weight_decay
     return members
 
 
+@pytest.mark.parametrize("optimizer", sorted(ORACLES))
 @pytest.mark.parametrize("task", ["regression", "classification"])
-def test_training_equals_training_each_model_alone(task):
+def test_training_equals_training_each_model_alone(task, optimizer):
     torch.manual_seed(0)
     x = torch.randn(60, 6)
     y = torch.randint(0, 3, (60,)) if task == "classification" else torch.randn(60, 3)
@@ -59,10 +61,13 @@ def test_training_equals_training_each_model_alone(task):
         lr=1e-2,
         weight_decay=0.1,
         task=task,
+        optimizer=optimizer,
         generator=torch.Generator().manual_seed(3),
         progress=False,
     )
-    members = _train_members_one_by_one(members, data, steps, 16, 1e-2, 0.1, task, seed=3)
+    members = _train_members_one_by_one(
+        members, data, steps, 16, 1e-2, 0.1, task, seed=3, optimizer=optimizer
+    )
     out = sweep(x)
     for m, net in enumerate(members):
         torch.testing.assert_close(out[m], net(x), rtol=1e-4, atol=1e-5)
@@ -72,10 +77,15 @@ def test_training_equals_training_each_model_alone(task):
     assert len(history.final["train_loss"]) == 4
 
 
-def test_padding_stays_zero_during_training():
-    sweep = small_sweep(widths=(2, 9), depth=2, grouping="single")
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_padding_stays_zero_during_training(optimizer, activation):
+    """ReLU keeps the padding at zero without a mask (tanh needs one); so do both optimizers."""
+    sweep = small_sweep(widths=(2, 9), depth=2, grouping="single", activation=activation)
     data = Split(torch.randn(40, 6), torch.randn(40, 2))
-    train_sweep(sweep, data, steps=20, batch_size=40, lr=0.05, weight_decay=0.1, progress=False)
+    train_sweep(
+        sweep, data, steps=20, batch_size=40, lr=0.05, weight_decay=0.1, optimizer=optimizer, progress=False
+    )
     stack = sweep.stacks[0]
     assert stack.weights[0][0, :, 2:].abs().max() == 0
     assert stack.weights[1][0, 2:, :].abs().max() == 0
@@ -184,6 +194,18 @@ def test_bad_inputs():
         lr_factors(1, torch.tensor([3]), schedule="linear", warmup_steps=0, min_lr_fraction=0.1)
     with pytest.raises(ValueError, match="needs at least one"):
         BatchedAdam([])
+    with pytest.raises(ValueError, match="at least one"):
+        BatchedSGD([])
+    with pytest.raises(ValueError, match="momentum"):
+        BatchedSGD(small_sweep().parameters_by_model(), momentum=1.0)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        train_sweep(
+            small_sweep(),
+            Split(torch.randn(8, 6), torch.randn(8, 2)),
+            steps=1,
+            batch_size=4,
+            optimizer="lbfgs",
+        )
     with pytest.raises(TypeError, match="model must be an MLPSweep"):
         train_sweep(nn.Linear(3, 2), data, steps=1, batch_size=4)
 
