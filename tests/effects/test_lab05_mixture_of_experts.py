@@ -16,6 +16,32 @@ def test_at_equal_flops_the_moe_has_more_parameters_and_a_lower_loss(lab):
     assert v["moe_test_mse"] < 0.5 * v["dense_test_mse"], (v["moe_test_mse"], v["dense_test_mse"])
 
 
+def test_at_equal_total_parameters_the_dense_model_does_more_flops_and_on_this_task_loses(lab):
+    """The other half of the trade-off, on a task built for routing (the lab says so)."""
+    v = lab["values"]
+    assert abs(v["equal_params_dense_parameters"] - v["moe_parameters"]) <= 0.02 * v["moe_parameters"]
+    assert v["equal_params_dense_flops_per_input"] > 4 * v["flops_per_input"]
+    mse = v["equal_params_dense_test_mse"]
+    assert mse < v["dense_test_mse"], "more parameters help the dense model too"
+    assert v["moe_test_mse"] < mse, "routing still wins on eight regimes named by their context"
+
+
+def test_a_batch_of_a_few_dozen_inputs_touches_every_expert(lab):
+    """Review M3: a decoding step reads every expert that any input of the batch picks."""
+    v = lab["values"]
+    n, k = v["num_experts"], v["k"]
+    sizes = v["decode_batch_sizes"]
+    trained, uniform = v["experts_touched_trained"], v["experts_touched_uniform"]
+    assert trained[0] == uniform[0] == k, "one input reads exactly its k experts"
+    assert trained == sorted(trained)
+    assert trained[sizes.index(16)] > 0.8 * n
+    assert trained[-1] == n
+    for b, t, u in zip(sizes, trained, uniform, strict=True):
+        assert abs(t - u) <= 0.1 * u, (b, t, u)  # a balanced router touches as many as a uniform one
+        expected = n * (1 - (1 - k / n) ** b)  # the chapter's exercise moe-ex-batch-reads
+        assert abs(u - expected) <= 0.05 * expected, (b, u, expected)
+
+
 def test_the_balancing_loss_balances_the_load(lab):
     v = lab["values"]
     load = dict(zip(v["alphas"], v["max_mean_load"], strict=True))
@@ -38,3 +64,6 @@ def test_unbalanced_experts_overflow_and_drop_more_inputs(lab):
 def test_routing_costs_time_on_a_cpu(lab):
     t = lab["timings"]
     assert t["moe_us_per_input"] > t["dense_us_per_input"], "dispatch, not FLOPs, dominates at this size"
+    assert t["moe_us_per_input"] > t["equal_params_dense_us_per_input"], (
+        "even the dense model with all of the MoE's parameters is faster"
+    )
