@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 
 
 @pytest.fixture(scope="module")
@@ -9,37 +10,59 @@ def lab(cpu_run):
     return cpu_run("03_memorization")["values"]
 
 
-def test_random_labels_are_memorized_and_generalize_at_chance(lab):
-    assert lab["true_labels_train_accuracy"] == 1.0
-    assert lab["random_labels_train_accuracy"] == 1.0, "every labelling is fitted"
-    assert abs(lab["random_labels_test_accuracy"] - lab["chance_accuracy"]) < 0.05
-    assert lab["true_labels_test_accuracy"] > lab["chance_accuracy"] + 0.2
+def test_every_labelling_is_fitted_and_noise_generalizes_at_chance(lab):
+    """Zhang et al.: random labels and random inputs are fitted; their test accuracy is chance."""
+    assert min(lab["random_labels_train_accuracy"]) == 1.0
+    assert min(lab["random_inputs_train_accuracy"]) == 1.0
+    assert min(lab["true_labels_train_accuracy"]) >= 0.99
+    for name in ("random_labels", "random_inputs"):
+        for accuracy in lab[f"{name}_test_accuracy"]:
+            assert abs(accuracy - lab["chance_accuracy"]) < 0.05, (name, accuracy)
+    assert min(lab["true_labels_test_accuracy"]) > lab["chance_accuracy"] + 0.2
+
+
+def test_random_labels_take_clearly_longer_on_every_seed(lab):
+    """The factor depends on how far down the loss goes; it is > 1 at every level and seed."""
+    early, late = lab["slowdown_at_loss_1_0"], lab["slowdown_at_loss_0_1"]
+    assert len(early) >= 3, "at least three seeds"
+    assert min(early) > 1.5, early
+    assert min(late) > 1.1, late
+    assert np.median(early) > np.median(late), "the gap is largest early, on the plateau"
 
 
 def test_test_accuracy_falls_as_labels_are_corrupted(lab):
     accuracy = np.array(lab["corrupted_test_accuracy"])
     assert np.all(np.diff(accuracy) < 0), accuracy
+    assert min(lab["corrupted_train_accuracy"]) >= 0.99
 
 
 def test_random_features_error_peaks_at_p_equals_n(lab):
     assert lab["rf_peak_p"] == lab["rf_samples_n"]
 
 
-def test_a_width_sweep_peaks_near_the_interpolation_threshold(lab):
-    widths = lab["dd_widths"]
+def test_the_width_sweep_passes_the_threshold_and_descends_again(lab):
+    widths, test, spread = lab["dd_widths"], np.array(lab["dd_test_error"]), np.array(lab["dd_seed_spread"])
     assert lab["dd_train_error"][-1] == 0.0, "the widest networks fit the noisy labels"
-    i_peak, i_threshold = widths.index(lab["dd_peak_width"]), widths.index(lab["dd_threshold_width"])
-    assert abs(i_peak - i_threshold) <= 1
-    assert lab["dd_peak_error"] > lab["dd_classical_minimum"], "a peak above the classical minimum"
-    assert lab["dd_widest_error"] < lab["dd_peak_error"], "and a second descent after it"
+    i_threshold = widths.index(lab["dd_threshold_width"])
+    assert test[-1] < test[i_threshold] - spread[i_threshold], "a second descent past the threshold"
+    if lab["dd_peak_width"] is not None:  # a peak is reported only when it stands out of the seed noise
+        i_peak = widths.index(lab["dd_peak_width"])
+        assert abs(i_peak - i_threshold) <= 1
+        assert lab["dd_peak_error"] - lab["dd_classical_minimum"] > spread[i_peak]
 
 
-def test_more_parameters_give_smoother_interpolants(lab):
-    """Law of robustness: the (mean) input-gradient norm falls with p between n and nd."""
-    assert lab["robustness_grad_at_nd"] < lab["robustness_grad_at_n"] / lab["robustness_sqrt_d"]
+def test_interpolants_get_smoother_with_more_parameters(lab):
+    """Law of robustness: the trend with p, for the typical and the worst probed slope."""
+    p, nd = np.array(lab["robustness_p"]), lab["robustness_nd_index"]
+    for name in ("robustness_mean_grad", "robustness_max_grad"):
+        grad = np.array(lab[name])
+        assert spearmanr(p[: nd + 1], grad[: nd + 1]).statistic < -0.9, name
+        assert grad[0] / grad[nd] > lab["robustness_sqrt_d"], name
     assert lab["robustness_slope"] < 0
 
 
-def test_trajectory_length_tracks_the_complexity_of_what_is_learned(lab):
-    assert lab["sine_runs_fitted"] >= 0.8 * lab["sine_runs"]
-    assert lab["rho_path_length"] > 0.8 and lab["rho_distance"] > 0.8
+def test_at_equal_fit_the_trajectory_predicts_complexity_and_test_error(lab):
+    assert lab["trajectory_runs_fitted"] >= 0.8 * lab["trajectory_runs"]
+    for stat in ("path_length", "distance"):
+        assert lab[f"rho_{stat}_complexity"] > 0.8, stat
+        assert lab[f"rho_{stat}_test_error"] > 0.8, stat
