@@ -72,6 +72,7 @@ bench: setup
 	$(BIN)/python tools/sync_labs.py  # copy the new times into the labs' title cells
 	$(BIN)/python benchmarks/threads.py
 	$(BIN)/python benchmarks/sweep_speedup.py
+	$(BIN)/python benchmarks/double_descent_sweep.py --epochs 5
 
 sync-labs: setup
 	$(BIN)/python tools/sync_labs.py
