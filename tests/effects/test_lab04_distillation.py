@@ -19,6 +19,33 @@ def test_the_distilled_student_beats_hard_labels_on_every_seed(lab):
     assert v["gap_closed"] > 0.2
 
 
+def test_dark_knowledge_helps_even_from_a_teacher_that_saw_only_the_students_labels(lab):
+    """Review M5, Hinton et al.'s setting: teacher and student learn from the same examples."""
+    v = lab["values"]
+    assert v["teacher_error"] < v["same_data_teacher_error"], "the big teacher learned from more labels"
+    assert max(v["same_data_distilled_errors"]) < min(v["hard_label_errors"]), (
+        v["same_data_distilled_errors"],
+        v["hard_label_errors"],
+    )
+
+
+def test_most_of_the_headline_gain_is_the_big_teachers_extra_labels(lab):
+    v = lab["values"]
+    hard = v["hard_label_error_median"]
+    same_data_gain = hard - v["same_data_distilled_error_median"]
+    big_teacher_gain = hard - v["distilled_error_median"]
+    assert max(v["distilled_errors"]) < min(v["same_data_distilled_errors"])
+    assert same_data_gain < 0.5 * big_teacher_gain, (same_data_gain, big_teacher_gain)
+
+
+def test_the_big_teachers_argmax_labels_help_no_more_than_the_true_labels(lab):
+    """What transfers travels in the soft targets, not in better hard labels."""
+    v = lab["values"]
+    assert v["teacher_argmax_agreement"] > 0.9
+    assert abs(v["argmax_label_error_median"] - v["hard_label_error_median"]) < 0.02
+    assert max(v["distilled_errors"]) < min(v["argmax_label_errors"])
+
+
 def test_a_high_temperature_beats_t_equals_1(lab):
     v = lab["values"]
     by_t = dict(zip(v["temperatures"], v["error_by_temperature"], strict=True))
