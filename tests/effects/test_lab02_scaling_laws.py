@@ -36,3 +36,18 @@ def test_the_law_predicts_a_larger_model_before_it_is_trained(lab):
     assert abs(lab["prediction_error_L_N"]) < 0.05, lab["prediction_error_L_N"]
     assert abs(lab["prediction_error_L_ND"]) < 0.05, lab["prediction_error_L_ND"]
     assert lab["held_out_observed"] < min(lab["lm_sweep_bits_per_byte"]), "bigger is better here"
+
+
+def test_counting_the_embeddings_changes_the_exponent_not_the_prediction(lab):
+    """Pearce & Song (2024): at small scale, what you count as N moves the exponent."""
+    share = lab["embedding_share"]
+    assert share == sorted(share, reverse=True), "the embeddings' share falls as the model grows"
+    assert share[0] > 0.5, "in the smallest model the embeddings hold most parameters"
+    assert lab["lm_alpha_total_params"] > 1.2 * lab["lm_alpha"], (
+        lab["lm_alpha_total_params"],
+        lab["lm_alpha"],
+    )
+    assert lab["lm_fit_r2_total_params"] > 0.98
+    assert abs(lab["prediction_error_L_N_total"]) < 0.05, lab["prediction_error_L_N_total"]
+    errors = (abs(lab["prediction_error_L_N_total"]), abs(lab["prediction_error_L_N"]))
+    assert abs(errors[0] - errors[1]) < 0.02, f"both counts predict about as well: {errors}"
