@@ -58,9 +58,16 @@ lint: setup
 test: setup colab-env lint
 	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest tests labs --nbval-lax --durations=20
 
-# The edit loop (under 2 minutes): lint, unit tests and every lab under nbval in smoke.
+# The edit loop (under 2 minutes): lint, unit tests and every lab under nbval in smoke. The two
+# run side by side, one torch thread each; the labs' run loads tests/conftest.py as a plugin, so
+# its kernels get the suite's private cache too.
 check: setup lint
-	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest tests labs --nbval-lax -m "$(QUICK)" --durations=10
+	@log=$$(mktemp); \
+	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest tests -m "$(QUICK)" -q --durations=5 >$$log 2>&1 & unit=$$!; \
+	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest labs --nbval-lax -p tests.conftest -q --durations=5 || fail=1; \
+	wait $$unit || fail=1; \
+	echo "--- unit tests"; cat $$log; rm -f $$log; \
+	test -z "$$fail"
 
 serve:
 	@test -f _build/html/index.html || { echo "no site yet: run 'make book' first"; exit 1; }

@@ -62,8 +62,9 @@ def main() -> None:
         "|---|" + "---|" * len(args.profiles),
         *(f"| {name} | " + " | ".join(f"{m:.0f}" for m in medians) + " |" for name, medians in rows),
         "",
-        f"Median of {args.repeats} runs of the whole notebook in a fresh kernel (kernel start-up included), "
-        f"measured {date.today().isoformat()} with `make bench` on {os.cpu_count()} CPU cores "
+        ("One run" if args.repeats == 1 else f"Median of {args.repeats} runs")
+        + " of the whole notebook in a fresh kernel (kernel start-up included), "
+        f"measured {date.today().isoformat()} with `benchmarks/lab_times.py --repeats {args.repeats}` on {os.cpu_count()} CPU cores "
         f"({platform.machine()}), 1 torch thread.",
     ]
     print("\n".join(lines))
