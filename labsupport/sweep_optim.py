@@ -21,17 +21,31 @@ SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 
 
-def _check_params(name: str, params: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> None:
-    if not params:
-        raise ValueError(f"{name} needs at least one (parameter, model_index) pair, got none")
-    for p, index in params:
-        if index.shape != p.shape[:1]:
+class _PerModelOptimizer:
+    """What both optimizers share: the ``(parameter, model_index)`` pairs and ``zero_grad``."""
+
+    def __init__(self, params: Sequence[tuple[torch.Tensor, torch.Tensor]], weight_decay: float) -> None:
+        if not params:
             raise ValueError(
-                f"model_index needs one entry per row of its parameter, got {tuple(index.shape)} for {tuple(p.shape)}"
+                f"{type(self).__name__} needs at least one (parameter, model_index) pair, got none"
             )
+        for p, index in params:
+            if index.shape != p.shape[:1]:
+                raise ValueError(
+                    f"model_index needs one entry per row of its parameter, got {tuple(index.shape)} for {tuple(p.shape)}"
+                )
+        self.params = [p for p, _ in params]
+        self.index = [index for _, index in params]
+        self.weight_decay = number_in("weight_decay", weight_decay, 0)
+        self.t = 0
+
+    def zero_grad(self) -> None:
+        """Drop the gradients (set them to ``None``)."""
+        for p in self.params:
+            p.grad = None
 
 
-class BatchedAdam:
+class BatchedAdam(_PerModelOptimizer):
     """Adam with decoupled weight decay (as ``torch.optim.AdamW``) and a learning rate per model.
 
     Takes ``(parameter, model_index)`` pairs (as :meth:`MLPSweep.parameters_by_model` gives):
@@ -47,22 +61,13 @@ class BatchedAdam:
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
-        _check_params("BatchedAdam", params)
-        self.params = [p for p, _ in params]
-        self.index = [index for _, index in params]
+        super().__init__(params, weight_decay)
         for i, beta in enumerate(betas):
             number_in(f"betas[{i}]", beta, 0, 1, high_open=True)
         self.betas = betas
         self.eps = number_in("eps", eps, 0, low_open=True)
-        self.weight_decay = number_in("weight_decay", weight_decay, 0)
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-        self.t = 0
-
-    def zero_grad(self) -> None:
-        """Drop the gradients (set them to ``None``)."""
-        for p in self.params:
-            p.grad = None
 
     @torch.no_grad()
     def step(self, lr: torch.Tensor) -> None:
@@ -102,7 +107,7 @@ def lr_factors(
     return torch.where(steps >= step, factor, torch.zeros_like(factor))
 
 
-class BatchedSGD:
+class BatchedSGD(_PerModelOptimizer):
     """SGD with momentum (as ``torch.optim.SGD``, dampening 0) and a learning rate per model.
 
     Takes ``(parameter, model_index)`` pairs like :class:`BatchedAdam`. ``step(lr)`` takes one
@@ -118,18 +123,9 @@ class BatchedSGD:
         momentum: float = 0.9,
         weight_decay: float = 0.0,
     ) -> None:
-        _check_params("BatchedSGD", params)
-        self.params = [p for p, _ in params]
-        self.index = [index for _, index in params]
+        super().__init__(params, weight_decay)
         self.momentum = number_in("momentum", momentum, 0, 1, high_open=True)
-        self.weight_decay = number_in("weight_decay", weight_decay, 0)
         self.velocity = [torch.zeros_like(p) for p in self.params]
-        self.t = 0
-
-    def zero_grad(self) -> None:
-        """Drop the gradients (set them to ``None``)."""
-        for p in self.params:
-            p.grad = None
 
     @torch.no_grad()
     def step(self, lr: torch.Tensor) -> None:
