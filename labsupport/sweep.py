@@ -14,9 +14,13 @@ matmul (``torch.baddbmm``) per layer. A mask zeroes the padded hidden units, so:
   weights get zero gradients and stay exactly zero.
 
 Padding a width-8 model to width 256 wastes compute, so by default models of similar width are
-put in a few such stacks (:func:`plan_groups`), each run with its own batched matmuls.
+put in a few such stacks (:func:`plan_groups`), each run with its own batched matmuls. All the
+stacks' weights live in one flat parameter vector (``MLPSweep.flat``; each stack's tensors are
+views of it, :class:`StackLayout`), so an optimizer updates every model with a few calls per
+step, not a few per tensor.
 
-This module is the batched *model*; :mod:`labsupport.sweep_train` trains it
+This module is the batched *model*; :mod:`labsupport.sweep_grad` is its hand-written backward
+pass (the fast path of training) and :mod:`labsupport.sweep_train` trains it
 (:func:`~labsupport.sweep_train.train_sweep`, a batched Adam(W) that also allows a different
 learning rate and a different number of steps per model, which is what a fixed-compute
 (IsoFLOP) experiment needs). :meth:`MLPSweep.member` returns any one model as an ordinary
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -38,9 +43,10 @@ from labsupport.complexity import mlp_parameters
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 
 #: Grouping heuristic: one extra group costs about as much per step as this many more padded
-#: parameters per model (measured on a laptop CPU, 1 thread, batch ~128: a group's ~40 small
-#: kernel launches take about as long as the matmuls of a 20k-parameter MLP).
-GROUP_OVERHEAD_PARAMS = 20_000
+#: parameters per model (measured on a 2-core CPU, 1 thread, batch 100, with the hand-written
+#: backward of :mod:`labsupport.sweep_grad`: a group's ~25 small calls take about as long as
+#: the matmuls of a 12k-parameter MLP; ``benchmarks/double_descent_sweep.py``).
+GROUP_OVERHEAD_PARAMS = 12_000
 
 
 def _parameters(width: int, in_features: int, out_features: int, depth: int) -> int:
@@ -78,60 +84,58 @@ def plan_groups(
     return groups[::-1]
 
 
-class PaddedMLPStack(nn.Module):
-    """Several MLPs stored stacked along a leading model axis, padded to the widest of them.
+@dataclass(frozen=True)
+class StackLayout:
+    """One padded stack of a sweep: its models and where its tensors live in the flat vector.
 
-    ``forward(x)`` maps shared inputs ``(n, d)`` to ``(M, n, out)`` with one ``baddbmm`` per layer;
-    a mask zeroes the padded hidden units. Each model gets its own fan-in initialisation.
+    ``shapes`` and ``offsets`` list, layer by layer, the weight ``(M, fan_in, fan_out)`` and the
+    bias ``(M, 1, fan_out)``; :meth:`tensors` cuts them out of any flat vector of the sweep's
+    size (the parameters, their gradients, an optimizer's buffers) as views.
     """
 
-    def __init__(
-        self,
-        widths: Sequence[int],
-        in_features: int,
-        out_features: int,
-        *,
-        depth: int,
-        activation: str,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        super().__init__()
-        self.widths = tuple(widths)
-        self.in_features, self.out_features, self.depth, self.activation = (
-            in_features,
-            out_features,
-            depth,
-            activation,
-        )
-        self.act = ACTIVATIONS[activation]()
-        num_models, widest = len(widths), max(widths)
-        width = torch.tensor(self.widths)
-        # 1 for a model's real hidden units, 0 for its padding: shape (M, 1, H).
-        self.register_buffer("mask", (torch.arange(widest) < width[:, None]).float()[:, None, :])
-        sizes = [in_features] + [widest] * depth + [out_features]
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        for layer in range(depth + 1):
-            fan_in = torch.full((num_models,), float(in_features)) if layer == 0 else width.float()
-            bound = fan_in.rsqrt()[:, None, None]  # each model's own 1/sqrt(fan_in)
-            w = (torch.rand(num_models, sizes[layer], sizes[layer + 1], generator=generator) * 2 - 1) * bound
-            b = (torch.rand(num_models, 1, sizes[layer + 1], generator=generator) * 2 - 1) * bound
-            rows = self.mask.transpose(1, 2) if layer > 0 else torch.ones(num_models, in_features, 1)
-            cols = self.mask if layer < depth else torch.ones(num_models, 1, out_features)
-            self.weights.append(nn.Parameter(w * rows * cols))  # padding starts at exactly zero
-            self.biases.append(nn.Parameter(b * cols))
+    models: tuple[int, ...]
+    widths: tuple[int, ...]
+    shapes: tuple[tuple[int, int, int], ...]
+    offsets: tuple[int, ...]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(n, d) -> (M, n, out)``."""
-        h = x.expand(len(self.widths), *x.shape)  # (M, n, d), a view: no copy
-        for layer in range(self.depth):
-            h = self.act(torch.baddbmm(self.biases[layer], h, self.weights[layer]))  # (M, n, H)
-            if self.activation != "relu":
-                # A padded unit's pre-activation is exactly 0. ReLU keeps it at 0 and passes
-                # it no gradient (its derivative at 0 is 0), so the padding stays zero without
-                # a mask; tanh'(0) and GELU'(0) are not 0, so those need one.
-                h = h * self.mask
-        return torch.baddbmm(self.biases[-1], h, self.weights[-1])  # (M, n, out)
+    @property
+    def size(self) -> int:
+        """How many numbers the stack holds (padding included)."""
+        return sum(math.prod(s) for s in self.shapes)
+
+    def tensors(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """``[W0, b0, W1, b1, ...]`` as views of ``flat``."""
+        return [flat[o : o + math.prod(s)].view(s) for o, s in zip(self.offsets, self.shapes, strict=True)]
+
+
+def _layout(models: list[int], widths: Sequence[int], sizes: list[int], offset: int) -> StackLayout:
+    num = len(models)
+    shapes, offsets = [], []
+    for layer in range(len(sizes) - 1):
+        for shape in ((num, sizes[layer], sizes[layer + 1]), (num, 1, sizes[layer + 1])):
+            shapes.append(shape)
+            offsets.append(offset)
+            offset += math.prod(shape)
+    return StackLayout(tuple(models), tuple(widths[i] for i in models), tuple(shapes), tuple(offsets))
+
+
+def _init_stack(
+    widths: Sequence[int], sizes: list[int], generator: torch.Generator | None
+) -> list[torch.Tensor]:
+    """Each model's own fan-in init (``nn.Linear``'s), padding exactly zero: ``[W0, b0, ...]``."""
+    num_models, depth = len(widths), len(sizes) - 2
+    width = torch.tensor(widths)
+    mask = (torch.arange(sizes[1]) < width[:, None]).float()[:, None, :]  # (M, 1, H)
+    out = []
+    for layer in range(depth + 1):
+        fan_in = torch.full((num_models,), float(sizes[0])) if layer == 0 else width.float()
+        bound = fan_in.rsqrt()[:, None, None]  # each model's own 1/sqrt(fan_in)
+        w = (torch.rand(num_models, sizes[layer], sizes[layer + 1], generator=generator) * 2 - 1) * bound
+        b = (torch.rand(num_models, 1, sizes[layer + 1], generator=generator) * 2 - 1) * bound
+        rows = mask.transpose(1, 2) if layer > 0 else torch.ones(num_models, sizes[0], 1)
+        cols = mask if layer < depth else torch.ones(num_models, 1, sizes[-1])
+        out += [w * rows * cols, b * cols]
+    return out
 
 
 class MLPSweep(nn.Module):
@@ -148,7 +152,8 @@ class MLPSweep(nn.Module):
             (see :func:`plan_groups`); ``"single"`` pads every model to the widest, one stack.
 
     ``forward(x)`` takes inputs of shape ``(n, d)``, shared by all models, and returns
-    ``(M, n, out_features)`` in the order of ``widths``.
+    ``(M, n, out_features)`` in the order of ``widths``. Every weight is in ``flat``, one
+    parameter; ``layouts[g]`` says where stack ``g``'s tensors are.
     """
 
     def __init__(
@@ -178,17 +183,24 @@ class MLPSweep(nn.Module):
             self.groups = [list(range(len(widths)))]
         else:
             self.groups = plan_groups(widths, in_features, out_features, depth)
-        self.stacks = nn.ModuleList(
-            PaddedMLPStack(
-                [widths[i] for i in group],
-                in_features,
-                out_features,
-                depth=depth,
-                activation=activation,
-                generator=generator,
+        self.act = ACTIVATIONS[activation]()
+        layouts, values, owners, offset = [], [], [], 0
+        for g, group in enumerate(self.groups):
+            sizes = [in_features] + [max(widths[i] for i in group)] * depth + [out_features]
+            layout = _layout(group, widths, sizes, offset)
+            offset += layout.size
+            layouts.append(layout)
+            for tensor in _init_stack(layout.widths, sizes, generator):
+                values.append(tensor.flatten())
+                owners.append(torch.tensor(group).repeat_interleave(tensor[0].numel()))
+            widest = torch.arange(sizes[1])
+            self.register_buffer(
+                f"mask_{g}", (widest < torch.tensor(layout.widths)[:, None]).float()[:, None, :]
             )
-            for group in self.groups
-        )
+        self.layouts = layouts
+        self.flat = nn.Parameter(torch.cat(values))
+        # the model each number of ``flat`` belongs to (for per-model optimizers and statistics)
+        self.register_buffer("element_model", torch.cat(owners), persistent=False)
         concatenated = [i for group in self.groups for i in group]
         # position of model m in the concatenated stack outputs
         self.register_buffer("position", torch.argsort(torch.tensor(concatenated)))
@@ -201,42 +213,57 @@ class MLPSweep(nn.Module):
     @property
     def device(self) -> torch.device:
         """Where the parameters live."""
-        return self.position.device
+        return self.flat.device
 
     def parameter_counts(self) -> list[int]:
         """Each model's own number of parameters (padding not counted)."""
         return [_parameters(w, self.in_features, self.out_features, self.depth) for w in self.widths]
 
+    def stack_tensors(self, g: int, flat: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Stack ``g``'s ``[W0, b0, W1, b1, ...]`` as views of ``flat`` (default: the parameters)."""
+        return self.layouts[g].tensors(self.flat if flat is None else flat)
+
+    def mask(self, g: int) -> torch.Tensor:
+        """Stack ``g``'s hidden-unit mask ``(M, 1, H)``: 1 for real units, 0 for padding."""
+        return getattr(self, f"mask_{g}")
+
+    def _stack_forward(self, g: int, x: torch.Tensor) -> torch.Tensor:
+        tensors = self.stack_tensors(g)
+        h = x.expand(len(self.layouts[g].models), *x.shape)  # (M, n, d), a view: no copy
+        for layer in range(self.depth):
+            h = self.act(torch.baddbmm(tensors[2 * layer + 1], h, tensors[2 * layer]))  # (M, n, H)
+            if self.activation != "relu":
+                # A padded unit's pre-activation is exactly 0 and every activation here maps 0
+                # to 0, so this mask changes no value; it keeps the padding's zeros explicit.
+                h = h * self.mask(g)
+        return torch.baddbmm(tensors[-1], h, tensors[-2])  # (M, n, out)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs of every model on the shared inputs ``x``: ``(n, d) -> (M, n, out)``."""
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"expected inputs of shape (n, {self.in_features}), got {tuple(x.shape)}")
-        if len(self.stacks) == 1:
-            return self.stacks[0](x)[self.position]
-        return torch.cat([stack(x) for stack in self.stacks])[self.position]
+        if len(self.layouts) == 1:
+            return self._stack_forward(0, x)[self.position]
+        return torch.cat([self._stack_forward(g, x) for g in range(len(self.layouts))])[self.position]
 
     def parameters_by_model(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Each stacked parameter with the model index of each entry along its first axis."""
-        out = []
-        for group, stack in zip(self.groups, self.stacks, strict=True):
-            index = torch.tensor(group, device=self.device)
-            out += [(p, index) for p in stack.parameters()]
-        return out
+        """``[(flat, element_model)]``: the one parameter and the model of each of its entries."""
+        return [(self.flat, self.element_model)]
 
     @torch.no_grad()
     def member(self, index: int) -> nn.Sequential:
         """Model ``index`` as an ordinary ``nn.Sequential`` of ``nn.Linear`` layers (a copy)."""
         int_in("index", index, 0, self.num_models - 1)
         g = next(g for g, group in enumerate(self.groups) if index in group)
-        stack, row = self.stacks[g], self.groups[g].index(index)
+        tensors, row = self.stack_tensors(g), self.groups[g].index(index)
         w = self.widths[index]
         sizes = [self.in_features] + [w] * self.depth + [self.out_features]
         layers: list[nn.Module] = []
         for layer in range(self.depth + 1):
             linear = nn.Linear(sizes[layer], sizes[layer + 1])
-            weight = stack.weights[layer][row, : sizes[layer], : sizes[layer + 1]]
+            weight = tensors[2 * layer][row, : sizes[layer], : sizes[layer + 1]]
             linear.weight.copy_(weight.T)
-            linear.bias.copy_(stack.biases[layer][row, 0, : sizes[layer + 1]])
+            linear.bias.copy_(tensors[2 * layer + 1][row, 0, : sizes[layer + 1]])
             layers.append(linear.to(weight.device))
             if layer < self.depth:
                 layers.append(ACTIVATIONS[self.activation]())

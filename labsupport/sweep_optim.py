@@ -38,6 +38,21 @@ class _PerModelOptimizer:
         self.index = [index for _, index in params]
         self.weight_decay = number_in("weight_decay", weight_decay, 0)
         self.t = 0
+        self._lr: torch.Tensor | None = None
+        self._rates: list[torch.Tensor] = []
+
+    def rates(self, lr: torch.Tensor) -> list[torch.Tensor]:
+        """Each parameter's learning rates, ``lr[model]`` broadcast over its rows.
+
+        Kept from the last step while ``lr`` does not change: for a sweep's one flat parameter
+        the gather touches every entry, which costs as much as an update.
+        """
+        if self._lr is None or not torch.equal(lr, self._lr):
+            self._lr = lr.clone()
+            self._rates = [
+                lr[i].view(-1, *([1] * (p.ndim - 1))) for p, i in zip(self.params, self.index, strict=True)
+            ]
+        return self._rates
 
     def zero_grad(self) -> None:
         """Drop the gradients (set them to ``None``)."""
@@ -75,10 +90,9 @@ class BatchedAdam(_PerModelOptimizer):
         beta1, beta2 = self.betas
         self.t += 1
         bias1, bias2 = 1 - beta1**self.t, 1 - beta2**self.t
-        for p, index, m, v in zip(self.params, self.index, self.exp_avg, self.exp_avg_sq, strict=True):
+        for p, rate, m, v in zip(self.params, self.rates(lr), self.exp_avg, self.exp_avg_sq, strict=True):
             if p.grad is None:
                 continue
-            rate = lr[index].view(-1, *([1] * (p.ndim - 1)))
             m.lerp_(p.grad, 1 - beta1)
             v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
             if self.weight_decay:
@@ -141,6 +155,6 @@ class BatchedSGD(_PerModelOptimizer):
         else:
             torch._foreach_mul_(velocity, self.momentum)
             torch._foreach_add_(velocity, grads)
-        rates = [lr[self.index[i]].view(-1, *([1] * (self.params[i].ndim - 1))) for i in live]
-        torch._foreach_sub_(params, torch._foreach_mul(velocity, rates))
+        rates = [self.rates(lr)[i] for i in live]
+        torch._foreach_addcmul_(params, velocity, rates, value=-1.0)
         self.t += 1

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from labsupport._validate import instance, non_negative_int, number_in, one_of, positive_int
 from labsupport.data import Split, check_split
 from labsupport.sweep import MLPSweep
+from labsupport.sweep_grad import sweep_loss_and_grad
 from labsupport.sweep_optim import OPTIMIZERS, SCHEDULES, BatchedAdam, BatchedSGD, lr_factors
 from labsupport.train import eval_batches, minibatches
 
@@ -212,21 +213,16 @@ def train_sweep(
     history = SweepHistory(model_steps=model_steps.tolist())
     # a stack whose models have all passed their last step is skipped, not computed for nothing
     stack_steps = [int(model_steps[group].max()) for group in model.groups]
-    group_index = [torch.tensor(group, device=device) for group in model.groups]
     losses, eval_losses, eval_accuracies = [], [], []
     model.train()
     for step in tqdm(range(1, total_steps + 1), desc=desc, disable=not progress, leave=False):
         x, y = next(batches)
         x, y = x.to(device), y.to(device)
-        loss = torch.full((num_models,), math.nan, device=device)
-        total = torch.zeros((), device=device)
-        for stack, index, last in zip(model.stacks, group_index, stack_steps, strict=True):
-            if step <= last:
-                stack_loss = per_model_loss(stack(x), y, task)  # (models in this stack,)
-                total = total + stack_loss.sum()  # the sum: each model gets the gradient of its own loss
-                loss[index] = stack_loss.detach()
-        step_with.zero_grad()
-        total.backward()
+        if step == 1:
+            per_model_loss(torch.zeros(1, len(y), model.out_features, device=device), y, task)  # checks y
+        # the hand-written backward (labsupport.sweep_grad): each model gets the gradient of its
+        # own loss; a stack whose models have all passed their last step is not computed
+        loss = sweep_loss_and_grad(model, x, y, task, [step <= last for last in stack_steps])
         factors = lr_factors(
             step, model_steps, schedule=schedule, warmup_steps=warmup_steps, min_lr_fraction=min_lr_fraction
         )
