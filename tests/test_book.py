@@ -1,5 +1,7 @@
 """The book builds with warnings as errors, and the labs' pages carry executed outputs."""
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.book
@@ -31,3 +33,21 @@ def test_chapters_and_bibliography_are_built(built_book, root):
         assert (html / "chapters" / f"{chapter.stem}.html").is_file(), chapter.name
     bibliography = (html / "chapters" / "bibliography.html").read_text()
     assert "scaling laws for neural language models" in bibliography.lower()
+
+
+def test_no_page_loads_a_script_from_the_network(built_book):
+    """MathJax comes from the build (sphinx-mathjax-offline), widgets' JavaScript is not loaded:
+    every page displays offline."""
+    _, html = built_book
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    for page in html.rglob("*.html"):
+        remote = re.findall(r'<script[^>]*\bsrc="(https?://[^"]+)"', page.read_text())
+        assert not remote, f"{page.relative_to(html)} loads {remote}"
+
+
+def test_every_chapter_carries_its_figures(built_book, root):
+    """Figures drawn by code in the page (remove-input cells), at least two per chapter."""
+    _, html = built_book
+    for chapter in sorted((root / "chapters").glob("0*.md")):
+        page = (html / "chapters" / f"{chapter.stem}.html").read_text()
+        assert page.count('<img alt="_images/') + page.count('src="../_images/') >= 2, chapter.name

@@ -89,7 +89,7 @@ def _visit(browser, url: str, screenshot: str, follow: str | None = None):
     if follow:  # the site's index.html redirects to the landing page
         page.wait_for_url(follow)
         page.wait_for_load_state("load")
-    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / screenshot).parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / screenshot), full_page=False)
     return page, errors, failed_local
 
@@ -115,6 +115,66 @@ def test_lab_page_has_colab_link_figures_and_no_errors(browser, site):
         figures.nth(i).scroll_into_view_if_needed()
         width = figures.nth(i).evaluate("img => img.complete ? img.naturalWidth : 0")
         assert width > 0, f"figure {figures.nth(i).get_attribute('src')} did not load"
+    assert not errors, errors
+    assert not failed, failed
+    page.close()
+
+
+def _pages() -> list[str]:
+    """Every page of the book, as its path in the built site."""
+    root = Path(__file__).resolve().parent.parent
+    chapters = [f"chapters/{p.stem}.html" for p in sorted((root / "chapters").glob("*.md"))]
+    labs = [f"labs/{p.stem}.html" for p in sorted((root / "labs").glob("*.ipynb"))]
+    return ["intro.html", *chapters, *labs]
+
+
+# What a reader would see as a defect, measured in the page (the article only, not the sidebars).
+READER_CHECKS = """() => {
+  const article = document.querySelector("article") || document.body;
+  const untypeset = [...article.querySelectorAll(".math")]
+    .filter(e => !e.querySelector("mjx-container"))
+    .map(e => e.textContent.slice(0, 60));
+  const prose = article.cloneNode(true);
+  prose.querySelectorAll("pre, code, mjx-container, script, style, .math").forEach(e => e.remove());
+  const text = prose.textContent;
+  const raw = ["\\\\(", "\\\\)", "\\\\[", "\\\\]", "$$"].filter(d => text.includes(d));
+  const emphasis = (text.match(/(^|\\s)\\*\\w[^*\\n]{0,40}\\*(?=[\\s.,;:)]|$)/g) || []).slice(0, 5);
+  const wide = [...article.querySelectorAll("pre")]
+    .filter(p => p.scrollWidth > p.clientWidth + 1)
+    .map(p => `${p.scrollWidth}px > ${p.clientWidth}px: ${p.textContent.split("\\n")
+      .reduce((a, b) => (b.length > a.length ? b : a), "").slice(0, 100)}`);
+  return {math: article.querySelectorAll(".math").length, untypeset, raw, emphasis, wide};
+}"""
+
+
+@pytest.mark.parametrize("path", _pages())
+def test_every_page_reads_right_offline_in_light_and_dark(browser, site, path):
+    """Math typeset by the site's own MathJax, figures loaded, code within its column, no page
+    error and nothing fetched from the network; a screenshot of the page in each theme."""
+    name = path.replace("/", "_").removesuffix(".html")
+    page, errors, failed = _visit(browser, f"{site}/{path}", f"pages/{name}-light.png")
+    if page.locator(".math").count():
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.evaluate("() => MathJax.startup.promise")
+        src = page.evaluate("() => [...document.scripts].map(s => s.src).filter(s => /mathjax/i.test(s))")
+        assert src and all(s.startswith(site) for s in src), f"MathJax must come from the site: {src}"
+    found = page.evaluate(READER_CHECKS)
+    assert not found["untypeset"], f"math left as TeX: {found['untypeset'][:5]}"
+    assert not found["raw"], f"raw TeX delimiters in the text: {found['raw']}"
+    assert not found["emphasis"], f"unrendered *emphasis*: {found['emphasis']}"
+    assert not found["wide"], "code wider than its column at 1280 px:\n" + "\n".join(found["wide"])
+    images = page.locator("article img")
+    for i in range(images.count()):
+        images.nth(i).scroll_into_view_if_needed()
+        width = images.nth(i).evaluate("img => img.complete ? img.naturalWidth : 0")
+        assert width > 0, f"figure {images.nth(i).get_attribute('src')} did not load"
+    page.screenshot(path=str(ARTIFACTS / "pages" / f"{name}-light.png"), full_page=True)
+    # Dark mode as a reader with a dark desktop gets it: the theme follows prefers-color-scheme.
+    dark = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    dark.goto(f"{site}/{path}", wait_until="load")
+    assert dark.evaluate("() => document.documentElement.dataset.theme") == "dark"
+    dark.screenshot(path=str(ARTIFACTS / "pages" / f"{name}-dark.png"), full_page=True)
+    dark.close()
     assert not errors, errors
     assert not failed, failed
     page.close()

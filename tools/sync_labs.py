@@ -50,8 +50,8 @@ def setup_cell_source() -> str:
     """The canonical set-up cell."""
     url, _ = repository()
     return (
-        f"{SETUP_MARKER}: on Colab, install the course's support package at a pinned release;\n"
-        "# locally, `make` has installed it already.\n"
+        f"{SETUP_MARKER}: on Colab, install the course's support\n"
+        "# package at a pinned release; locally, `make` has installed it already.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
@@ -65,12 +65,16 @@ def setup_cell_source() -> str:
 
 
 def colab_badge(notebook: Path) -> str:
-    """Markdown for the "Open in Colab" badge of ``notebook`` (a path inside the repository)."""
+    """Markdown for the "Open in Colab" badge of ``notebook`` (a path inside the repository).
+
+    The badge image is the course's own (``_static/open-in-colab.svg``, by a relative path), so
+    the book shows it offline; GitHub and Jupyter resolve the path too.
+    """
     url, branch = repository()
     rel = notebook.resolve().relative_to(ROOT).as_posix()
     github_path = url.removeprefix("https://github.com/")
     return (
-        "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+        "[![Open In Colab](../_static/open-in-colab.svg)]"
         f"(https://colab.research.google.com/github/{github_path}/blob/{branch}/{rel})"
     )
 
