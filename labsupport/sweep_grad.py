@@ -24,7 +24,25 @@ from collections.abc import Sequence
 import torch
 from torch.nn import functional as F
 
+from labsupport._validate import one_of
 from labsupport.sweep import MLPSweep
+
+TASKS: tuple[str, ...] = ("regression", "classification")
+
+
+def _check_batch(model: MLPSweep, x: torch.Tensor, y: torch.Tensor, task: str) -> None:
+    """Inputs ``(n, d)``; integer targets ``(n,)`` or real targets ``(n, k)`` (``(n,)`` if k = 1)."""
+    one_of("task", task, TASKS)
+    if x.ndim != 2 or x.shape[1] != model.in_features:
+        raise ValueError(f"expected inputs of shape (n, {model.in_features}), got {tuple(x.shape)}")
+    n, k = x.shape[0], model.out_features
+    if task == "classification":
+        if y.shape != (n,) or y.dtype != torch.long:
+            raise ValueError(
+                f"classification needs integer targets of shape ({n},), got {y.dtype} {tuple(y.shape)}"
+            )
+    elif y.shape != (n, k) and not (k == 1 and y.shape == (n,)):
+        raise ValueError(f"regression needs targets of shape ({n}, {k}), got {tuple(y.shape)}")
 
 
 def _act_backward(activation: str, g: torch.Tensor, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -43,11 +61,12 @@ def sweep_loss_and_grad(
     """Each model's mean loss on ``(x, y)``, shape ``(M,)``; its gradient goes into ``model.flat.grad``.
 
     ``task`` is ``"regression"`` (targets ``(n, k)``, or ``(n,)`` when ``k == 1``) or
-    ``"classification"`` (integer targets ``(n,)``), as
-    :func:`~labsupport.sweep_train.per_model_loss`, which checks them. ``active[g]`` (default:
+    ``"classification"`` (integer targets ``(n,)``), as for
+    :func:`~labsupport.sweep_train.per_model_loss`. ``active[g]`` (default:
     all) says which stacks to compute; an inactive stack's models get a NaN loss and their
     entries of ``flat.grad`` are left as they were.
     """
+    _check_batch(model, x, y, task)
     stacks = range(len(model.layouts))
     active = [True] * len(model.layouts) if active is None else list(active)
     if len(active) != len(model.layouts):

@@ -25,11 +25,9 @@ from tqdm.auto import tqdm
 from labsupport._validate import instance, non_negative_int, number_in, one_of, positive_int
 from labsupport.data import Split, check_split
 from labsupport.sweep import MLPSweep
-from labsupport.sweep_grad import sweep_loss_and_grad
+from labsupport.sweep_grad import TASKS, sweep_loss_and_grad
 from labsupport.sweep_optim import OPTIMIZERS, SCHEDULES, BatchedAdam, BatchedSGD, lr_factors
 from labsupport.train import eval_batches, minibatches
-
-TASKS: tuple[str, ...] = ("regression", "classification")
 
 #: A source of fresh training data: ``sample(batch_size, generator) -> (x, y)``.
 BatchSampler = Callable[[int, "torch.Generator | None"], tuple[torch.Tensor, torch.Tensor]]
@@ -218,8 +216,6 @@ def train_sweep(
     for step in tqdm(range(1, total_steps + 1), desc=desc, disable=not progress, leave=False):
         x, y = next(batches)
         x, y = x.to(device), y.to(device)
-        if step == 1:
-            per_model_loss(torch.zeros(1, len(y), model.out_features, device=device), y, task)  # checks y
         # the hand-written backward (labsupport.sweep_grad): each model gets the gradient of its
         # own loss; a stack whose models have all passed their last step is not computed
         loss = sweep_loss_and_grad(model, x, y, task, [step <= last for last in stack_steps])

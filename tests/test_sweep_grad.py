@@ -49,7 +49,16 @@ def test_scalar_regression_targets():
     torch.testing.assert_close(sweep.flat.grad, autograd)
 
 
-def test_bad_flags():
+def test_bad_inputs():
     sweep = small_sweep(widths=(3, 3000), depth=1)
+    x = torch.randn(5, 6)
     with pytest.raises(ValueError, match=r"active needs one flag per stack \(2\), got 1"):
-        sweep_loss_and_grad(sweep, torch.randn(5, 6), torch.randn(5, 2), "regression", [True])
+        sweep_loss_and_grad(sweep, x, torch.randn(5, 2), "regression", [True])
+    with pytest.raises(ValueError, match="task must be one of"):
+        sweep_loss_and_grad(sweep, x, torch.randn(5, 2), "ranking")
+    with pytest.raises(ValueError, match=r"expected inputs of shape \(n, 6\)"):
+        sweep_loss_and_grad(sweep, torch.randn(5, 4), torch.randn(5, 2), "regression")
+    with pytest.raises(ValueError, match=r"regression needs targets of shape \(5, 2\)"):
+        sweep_loss_and_grad(sweep, x, torch.randn(5, 3), "regression")
+    with pytest.raises(ValueError, match=r"classification needs integer targets of shape \(5,\)"):
+        sweep_loss_and_grad(sweep, x, torch.randn(5), "classification")
