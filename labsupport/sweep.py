@@ -4,7 +4,8 @@ A width sweep trains the same kind of network at several sizes. Looping over the
 Python repeats every small matmul once per model; on a CPU (or a GPU) the per-call overhead
 dominates at these sizes. :class:`MLPSweep` instead stores the ``M`` models' weights stacked
 along a leading model axis, padded to the widest model, and runs all of them with one batched
-matmul (``torch.baddbmm``) per layer. A mask zeroes the padded hidden units, so:
+matmul (``torch.baddbmm``) per layer. The padded weights and biases start at exactly zero and
+every activation here maps 0 to 0, so a padded unit's value and gradient are exactly zero, and:
 
 * each model computes exactly what its own unpadded MLP would compute;
 * each model is initialised with its *own* fan-in (PyTorch's ``nn.Linear`` default,
@@ -185,7 +186,7 @@ class MLPSweep(nn.Module):
             self.groups = plan_groups(widths, in_features, out_features, depth)
         self.act = ACTIVATIONS[activation]()
         layouts, values, owners, offset = [], [], [], 0
-        for g, group in enumerate(self.groups):
+        for group in self.groups:
             sizes = [in_features] + [max(widths[i] for i in group)] * depth + [out_features]
             layout = _layout(group, widths, sizes, offset)
             offset += layout.size
@@ -193,10 +194,6 @@ class MLPSweep(nn.Module):
             for tensor in _init_stack(layout.widths, sizes, generator):
                 values.append(tensor.flatten())
                 owners.append(torch.tensor(group).repeat_interleave(tensor[0].numel()))
-            widest = torch.arange(sizes[1])
-            self.register_buffer(
-                f"mask_{g}", (widest < torch.tensor(layout.widths)[:, None]).float()[:, None, :]
-            )
         self.layouts = layouts
         self.flat = nn.Parameter(torch.cat(values))
         # the model each number of ``flat`` belongs to (for per-model optimizers and statistics)
@@ -223,19 +220,11 @@ class MLPSweep(nn.Module):
         """Stack ``g``'s ``[W0, b0, W1, b1, ...]`` as views of ``flat`` (default: the parameters)."""
         return self.layouts[g].tensors(self.flat if flat is None else flat)
 
-    def mask(self, g: int) -> torch.Tensor:
-        """Stack ``g``'s hidden-unit mask ``(M, 1, H)``: 1 for real units, 0 for padding."""
-        return getattr(self, f"mask_{g}")
-
     def _stack_forward(self, g: int, x: torch.Tensor) -> torch.Tensor:
         tensors = self.stack_tensors(g)
         h = x.expand(len(self.layouts[g].models), *x.shape)  # (M, n, d), a view: no copy
         for layer in range(self.depth):
             h = self.act(torch.baddbmm(tensors[2 * layer + 1], h, tensors[2 * layer]))  # (M, n, H)
-            if self.activation != "relu":
-                # A padded unit's pre-activation is exactly 0 and every activation here maps 0
-                # to 0, so this mask changes no value; it keeps the padding's zeros explicit.
-                h = h * self.mask(g)
         return torch.baddbmm(tensors[-1], h, tensors[-2])  # (M, n, out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from labsupport.sweep import MLPSweep, plan_groups
+from labsupport.sweep import ACTIVATIONS, MLPSweep, plan_groups
 from tests.sweeps import small_sweep
 
 
@@ -22,6 +22,12 @@ def test_forward_equals_each_member(grouping, depth, activation):
     assert out.shape == (5, 17, 2)
     for m in range(sweep.num_models):
         torch.testing.assert_close(out[m], sweep.member(m)(x), rtol=1e-5, atol=1e-6)
+
+
+def test_every_activation_maps_zero_to_zero():
+    """What keeps the padding exactly zero without a mask (forward and backward)."""
+    for name, activation in ACTIVATIONS.items():
+        assert activation()(torch.zeros(3)).abs().max() == 0, name
 
 
 def test_parameter_counts_match_members():
