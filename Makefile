@@ -5,9 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= cpu
 PORT   ?= 8000
-# The cpu build is the site (_build/html); any other profile builds beside it, so the
-# execution caches of two profiles never mix.
-BOOK_OUT := $(if $(filter cpu,$(PROFILE)),.,_build/$(PROFILE))
+# The public site shows solutions collapsed; SOLUTIONS=open builds the instructor view.
+SOLUTIONS ?= collapsed
+# The cpu build is the site (_build/html); any other profile or view builds beside it, so
+# the execution caches of two profiles never mix.
+BOOK_OUT := $(if $(filter open,$(SOLUTIONS)),_build/solutions-$(PROFILE),$(if $(filter cpu,$(PROFILE)),.,_build/$(PROFILE)))
 LINTED := labsupport tests labs benchmarks tools
 
 # The Colab-like environment: Colab's preinstalled versions (colab_versions.txt) on Python 3.13.
@@ -16,10 +18,11 @@ COLAB_VENV := .venv-colab
 # unless that version is selected), else from PATH.
 COLAB_MINOR := $(shell sed -n 's/^python==//p' colab_versions.txt)
 COLAB_PYTHON ?= $(or $(shell ls -d $$HOME/.pyenv/versions/$(COLAB_MINOR).*/bin/python$(COLAB_MINOR) 2>/dev/null | sort -V | tail -n 1),$(shell command -v python$(COLAB_MINOR) 2>/dev/null))
-# The edit loop: everything but the cpu-profile effect layer, the Colab run, the book and the browser.
-QUICK := not effects and not colab and not book and not browser
+# The edit loop: everything but the cpu-profile effect layer, the Colab run, nbgrader's autograding, the
+# book and the browser.
+QUICK := not effects and not colab and not book and not browser and not grading
 
-.PHONY: setup colab-env book test check lint serve bench sync-labs clean
+.PHONY: setup colab-env book test check lint serve bench sync-labs instructor-kit clean
 
 setup: $(STAMP)
 
@@ -44,7 +47,7 @@ $(COLAB_VENV)/.installed: colab_versions.txt
 	touch $@
 
 book: setup
-	LABSUPPORT_PROFILE=$(PROFILE) LABSUPPORT_WIDGETS=static \
+	LABSUPPORT_PROFILE=$(PROFILE) LABSUPPORT_WIDGETS=static COURSE_SOLUTIONS=$(SOLUTIONS) \
 		$(BIN)/jupyter-book build . -W -n --keep-going --path-output $(BOOK_OUT)
 	@echo "The site: $(abspath $(BOOK_OUT)/_build/html/index.html)"
 
@@ -80,6 +83,11 @@ bench: setup
 	$(BIN)/python benchmarks/threads.py
 	$(BIN)/python benchmarks/sweep_speedup.py
 	$(BIN)/python benchmarks/double_descent_sweep.py --epochs 5
+
+# The instructor kit (_build/instructor): student versions, solutions, an nbgrader course
+# folder and the rubric, made by nbgrader from the labs.
+instructor-kit: setup
+	$(BIN)/python -m tools.instructor_kit build --out _build/instructor
 
 sync-labs: setup
 	$(BIN)/python tools/sync_labs.py

@@ -8,7 +8,14 @@ set-up cell.
 """
 
 from labsupport.checkpoints import CheckpointError, load_checkpoint, load_or_train, save_checkpoint
-from labsupport.checks import check_close, check_fake_quantizer, check_function, check_moe_layer
+from labsupport.checks import (
+    check_close,
+    check_closest,
+    check_fake_quantizer,
+    check_function,
+    check_moe_layer,
+    check_smallest,
+)
 from labsupport.complexity import (
     BYTES_PER_PARAM,
     count_flops,
@@ -158,9 +165,11 @@ __all__ += [
 # exercise checks (labsupport.checks)
 __all__ += [
     "check_close",
+    "check_closest",
     "check_fake_quantizer",
     "check_function",
     "check_moe_layer",
+    "check_smallest",
 ]
 
 # figures and the summary of a lab (labsupport.widgets, labsupport.report)

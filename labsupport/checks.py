@@ -6,6 +6,9 @@ Each check prints a short confirmation when the answer is right and raises an
 
 * :func:`check_close`: a number; :func:`check_function`: a function of numbers;
 * :func:`check_tensor_function`: a function of tensors, against a reference function;
+* :func:`check_smallest` and :func:`check_closest`: the result of an open experiment (the
+  smallest setting that meets a condition, the setting closest to a target), checked by
+  testing the learner's answer and its rivals, so the check holds no answer;
 * :func:`check_fake_quantizer` (Lab 6) and :func:`check_moe_layer` (Lab 5): a learner's
   quantizer or MoE layer against the library's answer key.
 
@@ -61,6 +64,48 @@ def check_function(
         if got is None or not math.isclose(float(got), float(want), rel_tol=rtol):
             raise AssertionError(f"{name}{tuple(case)}: got {got!r}, expected {want!r}")
     print(f"✓ {name}: right on all {len(cases)} cases")
+
+
+def _no_answer(name: str, answer: Any) -> None:
+    if answer is None or answer is Ellipsis:
+        raise AssertionError(f"{name}: no answer yet (got {answer!r}); fill in the exercise cell first")
+
+
+def check_smallest(
+    name: str,
+    answer: Any,
+    satisfies: Callable[[Any], bool],
+    smaller: Iterable[Any],
+    *,
+    condition: str,
+) -> None:
+    """Check that ``answer`` meets a condition and that no smaller candidate does.
+
+    ``satisfies(x)`` says whether ``x`` meets ``condition`` (a phrase such as "drops under 1%");
+    ``smaller`` holds the candidates below ``answer`` that it must beat: every smaller point of a
+    grid, or ``[answer / 2]`` for a search to within a factor of 2.
+    """
+    _no_answer(name, answer)
+    if not satisfies(answer):
+        raise AssertionError(f"{name} = {answer!r}: expected a value that {condition}; this one does not")
+    for rival in smaller:
+        if satisfies(rival):
+            raise AssertionError(
+                f"{name} = {answer!r} {condition}, but it is not the smallest: {rival!r} does too"
+            )
+    print(f"✓ {name} = {answer!r}: it {condition}, and nothing smaller that was tried does")
+
+
+def check_closest(name: str, answer: Any, distance: Callable[[Any], float], rivals: Iterable[Any]) -> None:
+    """Check that ``distance(answer)`` is no larger than ``distance(rival)`` for every rival."""
+    _no_answer(name, answer)
+    mine = distance(answer)
+    for rival in rivals:
+        if (theirs := distance(rival)) < mine:
+            raise AssertionError(
+                f"{name} = {answer!r} is {mine:g} away from the target, but {rival!r} is closer ({theirs:g})"
+            )
+    print(f"✓ {name} = {answer!r} is the closest ({mine:g} away)")
 
 
 def check_tensor_function(

@@ -77,7 +77,11 @@ def built_book(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     pollutes) the outputs of a ``make book`` in the cpu profile.
     """
     out = tmp_path_factory.mktemp("book")
-    env = os.environ | {"LABSUPPORT_PROFILE": "smoke", "LABSUPPORT_WIDGETS": "static"}
+    env = os.environ | {
+        "LABSUPPORT_PROFILE": "smoke",
+        "LABSUPPORT_WIDGETS": "static",
+        "COURSE_SOLUTIONS": "collapsed",
+    }
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run(
         [str(jupyter_book), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],

@@ -51,3 +51,46 @@ def test_every_chapter_carries_its_figures(built_book, root):
     for chapter in sorted((root / "chapters").glob("0*.md")):
         page = (html / "chapters" / f"{chapter.stem}.html").read_text()
         assert page.count('<img alt="_images/') + page.count('src="../_images/') >= 3, chapter.name
+
+
+def _details_spans(page: str) -> list[tuple[int, int, bool]]:
+    """``(start, end, open)`` of every ``<details>`` element (MyST-NB does not nest them)."""
+    return [
+        (m.start(), page.index("</details>", m.end()), " open" in m.group(0))
+        for m in re.finditer(r"<details[^>]*>", page)
+    ]
+
+
+def test_the_site_shows_lab_solutions_collapsed_and_no_hidden_test(built_book, root):
+    """The public site is the student view: every solution behind "Show the solution"."""
+    _, html = built_book
+    for lab in sorted((root / "labs").glob("*.ipynb")):
+        page = (html / "labs" / f"{lab.stem}.html").read_text()
+        spans = _details_spans(page)
+        solutions = [m.start() for m in re.finditer("BEGIN SOLUTION", page)]
+        assert solutions, f"{lab.name}: no solution on the page"
+        for at in solutions:
+            inside = [s for s in spans if s[0] < at < s[1]]
+            assert inside and not inside[0][2], f"{lab.name}: a solution is in plain view"
+        assert page.count("Show the solution") == len(solutions), lab.name
+        assert "BEGIN HIDDEN TESTS" not in page and "hidden tests: the autograder" in page, lab.name
+    for chapter in sorted((root / "chapters").glob("0*.md")):
+        page = (html / "chapters" / f"{chapter.stem}.html").read_text()
+        for classes in re.findall(r'<div class="([^"]*\bsolution\b[^"]*)"', page):
+            assert "dropdown" in classes.split(), f"{chapter.name}: a solution is not collapsed"
+
+
+def test_the_instructor_guide_is_generated_from_the_labs(built_book):
+    _, html = built_book
+    from html import unescape
+
+    from tools.instructor_kit import LABS, exercises, lab_title
+
+    # the text as a reader sees it: entities decoded, Sphinx's typographic quotes made plain
+    page = unescape((html / "chapters" / "instructors.html").read_text()).replace("\u2019", "'")
+
+    for lab in LABS:
+        assert lab_title(lab).split(":")[0] in page
+        for exercise in exercises(lab):
+            assert exercise.title.split("$")[0].strip() in page, exercise
+    assert "smoke ≈" in page and "cpu ≈" in page, "the syllabus lacks the measured times"

@@ -143,14 +143,19 @@ READER_CHECKS = """() => {
     .filter(p => p.scrollWidth > p.clientWidth + 1)
     .map(p => `${p.scrollWidth}px > ${p.clientWidth}px: ${p.textContent.split("\\n")
       .reduce((a, b) => (b.length > a.length ? b : a), "").slice(0, 100)}`);
-  return {math: article.querySelectorAll(".math").length, untypeset, raw, emphasis, wide};
+  const solutions = [...article.querySelectorAll("pre")]
+    .filter(p => p.textContent.includes("BEGIN SOLUTION") && p.getClientRects().length > 0).length;
+  const hiddenTests = article.textContent.includes("BEGIN HIDDEN TESTS");
+  return {math: article.querySelectorAll(".math").length, untypeset, raw, emphasis, wide,
+          solutions, hiddenTests};
 }"""
 
 
 @pytest.mark.parametrize("path", _pages())
 def test_every_page_reads_right_offline_in_light_and_dark(browser, site, path):
-    """Math typeset by the site's own MathJax, figures loaded, code within its column, no page
-    error and nothing fetched from the network; a screenshot of the page in each theme."""
+    """Math typeset by the site's own MathJax, figures loaded, code within its column, no lab
+    solution in plain view nor any hidden test, no page error and nothing fetched from the
+    network; a screenshot of the page in each theme."""
     name = path.replace("/", "_").removesuffix(".html")
     page, errors, failed = _visit(browser, f"{site}/{path}", f"pages/{name}-light.png")
     if page.locator(".math").count():
@@ -163,6 +168,8 @@ def test_every_page_reads_right_offline_in_light_and_dark(browser, site, path):
     assert not found["raw"], f"raw TeX delimiters in the text: {found['raw']}"
     assert not found["emphasis"], f"unrendered *emphasis*: {found['emphasis']}"
     assert not found["wide"], "code wider than its column at 1280 px:\n" + "\n".join(found["wide"])
+    assert found["solutions"] == 0, f"{found['solutions']} lab solutions in plain view (collapse them)"
+    assert not found["hiddenTests"], "the page shows the autograder's hidden tests"
     images = page.locator("article img")
     for i in range(images.count()):
         images.nth(i).scroll_into_view_if_needed()

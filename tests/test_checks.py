@@ -6,9 +6,11 @@ from torch import nn
 
 from labsupport.checks import (
     check_close,
+    check_closest,
     check_fake_quantizer,
     check_function,
     check_moe_layer,
+    check_smallest,
     check_tensor_function,
 )
 from labsupport.moe import MoELayer
@@ -90,3 +92,24 @@ def test_check_moe_layer_accepts_the_reference_and_catches_a_wrong_layer(capsys)
 
     with pytest.raises(AssertionError, match="not named like MoELayer"):
         check_moe_layer(Renamed)
+
+
+def test_check_smallest_accepts_the_smallest_and_names_a_smaller_rival(capsys):
+    even = lambda x: x % 2 == 0  # noqa: E731
+    check_smallest("n", 4, lambda x: x >= 4, [2, 3], condition="is at least 4")
+    assert "✓ n = 4" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="expected a value that is even; this one does not"):
+        check_smallest("n", 3, even, [1, 2], condition="is even")
+    with pytest.raises(AssertionError, match="not the smallest: 2 does too"):
+        check_smallest("n", 4, even, [1, 2, 3], condition="is even")
+    with pytest.raises(AssertionError, match="no answer yet"):
+        check_smallest("n", None, even, [], condition="is even")
+
+
+def test_check_closest_accepts_the_closest_and_names_a_closer_rival(capsys):
+    check_closest("w", 10, lambda w: abs(w * w - 101), [9, 11])
+    assert "✓ w = 10 is the closest (1 away)" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match=r"w = 11 is 20 away from the target, but 10 is closer \(1\)"):
+        check_closest("w", 11, lambda w: abs(w * w - 101), [10, 12])
+    with pytest.raises(AssertionError, match="no answer yet"):
+        check_closest("w", ..., abs, [1])

@@ -1,5 +1,6 @@
 """The shape every lab and page must have (see "The lab format" in the README)."""
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -7,7 +8,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.sync_labs import BADGE_RE, colab_badge, is_checked, nbgrader_metadata, setup_cell_source, time_text
+from tools.sync_labs import (
+    BADGE_RE,
+    check_metadata,
+    colab_badge,
+    graded_check,
+    is_checked,
+    nbgrader_metadata,
+    setup_cell_source,
+    time_text,
+)
 
 LABS = sorted((Path(__file__).resolve().parents[1] / "labs").glob("*.ipynb"))
 CITE_RE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
@@ -117,21 +127,66 @@ def test_config_dataclass_per_profile(lab):
     assert "cfg = Config.for_profile()" in code, path.name
 
 
-def test_exercises_have_solutions_and_checks(lab):
+def _solution_names(source: str) -> set[str]:
+    """Names a top-level solution region binds (a region inside a function binds none a
+    student must know: the function's signature is outside it)."""
+    region = source.split("### BEGIN SOLUTION", 1)[1].split("### END SOLUTION", 1)[0]
+    if not source.lstrip().startswith("### BEGIN SOLUTION"):
+        return set()
+    return {
+        target.id
+        for node in ast.parse(region).body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+def test_exercises_are_a_solution_cell_then_a_graded_check(lab):
+    """nbgrader's form: the solution, then a locked check worth points (see tools/sync_labs.py)."""
     path, nb = lab
-    cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    solutions = [i for i, c in enumerate(cells) if "### BEGIN SOLUTION" in "".join(c["source"])]
+    cells = nb["cells"]
+    solutions = [
+        i
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "code" and "### BEGIN SOLUTION" in "".join(c["source"])
+    ]
     assert solutions, f"{path.name}: no exercise in nbgrader form"
-    for n, i in enumerate(solutions, start=1):
+    headings = [c for c in cells if c["cell_type"] == "markdown" and "### Exercise" in "".join(c["source"])]
+    assert len(headings) == len(solutions), f"{path.name}: one '### Exercise N' heading per exercise"
+    for n, (i, heading) in enumerate(zip(solutions, headings, strict=True), start=1):
         source = "".join(cells[i]["source"])
+        assert f"### Exercise {n}" in "".join(heading["source"]), (
+            f"{path.name}: exercises are numbered in order"
+        )
         assert cells[i]["metadata"].get("nbgrader") == nbgrader_metadata(path, n), (
             f"{path.name}: run `make sync-labs`"
         )
-        assert source.count("### BEGIN SOLUTION") == source.count("### END SOLUTION"), path.name
-        following = source.split("### END SOLUTION")[-1] + "".join(
-            cells[i + 1]["source"] if i + 1 < len(cells) else ""
+        assert source.count("### BEGIN SOLUTION") == source.count("### END SOLUTION") == 1, path.name
+        assert not source.split("### END SOLUTION")[1].strip(), (
+            f"{path.name}: exercise {n}'s solution cell must end with its solution; checks go in the next cell"
         )
-        assert "check" in following, f"{path.name}: an exercise needs a check right after its solution"
+        check = cells[i + 1]
+        found = graded_check("".join(check["source"]))
+        assert check["cell_type"] == "code" and found is not None and found[0] == n, (
+            f"{path.name}: exercise {n} needs '# Graded check: exercise {n} (P points)' right after its solution"
+        )
+        assert check["metadata"].get("nbgrader") == check_metadata(path, n, found[1]), (
+            f"{path.name}: make sync-labs"
+        )
+        assert "check" in "".join(check["source"]).split("\n", 1)[1], (
+            f"{path.name}: exercise {n}'s check checks nothing"
+        )
+        used = set(re.findall(r"\w+", "".join(check["source"])))
+        for name in _solution_names(source) & used:  # what the check reads, the exercise names
+            assert f"`{name}`" in "".join(heading["source"]), (
+                f"{path.name}: exercise {n} must name `{name}`, the variable its student version asks for"
+            )
+    experiments = [h for h in headings if "(experiment)" in "".join(h["source"])]
+    assert experiments, f"{path.name}: every lab has at least one open experiment to grade"
+    assert any("### BEGIN HIDDEN TESTS" in "".join(c["source"]) for c in cells), (
+        f"{path.name}: no hidden test"
+    )
 
 
 def _bib_keys(root):

@@ -30,6 +30,7 @@ SETUP_MARKER = "# Set-up (the same in every lab)"
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 LAB_TIMES = ROOT / "benchmarks" / "lab_times.md"
 TIME_RE = re.compile(r"smoke ≈ \d+ s · cpu ≈ \d+ s")
+CHECK_HEADER_RE = re.compile(r"# Graded check: exercise (?P<n>\d+) \((?P<points>\d+) points?\)")
 BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 
 
@@ -101,7 +102,7 @@ def is_checked(cell: dict) -> bool:
 
 
 def nbgrader_metadata(notebook: Path, index: int) -> dict:
-    """nbgrader's metadata for the ``index``-th exercise cell of ``notebook``.
+    """nbgrader's metadata for the ``index``-th exercise's solution cell of ``notebook``.
 
     With it, ``nbgrader generate_assignment`` replaces each ``### BEGIN SOLUTION`` ...
     ``### END SOLUTION`` region with a stub, which gives instructors the student version.
@@ -114,6 +115,61 @@ def nbgrader_metadata(notebook: Path, index: int) -> dict:
         "solution": True,
         "task": False,
     }
+
+
+def check_metadata(notebook: Path, index: int, points: int) -> dict:
+    """nbgrader's metadata for the graded check cell of the ``index``-th exercise: locked (a
+    student cannot change it; autograde restores it, hidden tests included) and worth
+    ``points``."""
+    return {
+        "grade": True,
+        "grade_id": f"{notebook.stem}-exercise-{index}-check",
+        "locked": True,
+        "points": points,
+        "schema_version": 3,
+        "solution": False,
+        "task": False,
+    }
+
+
+SOLUTION_VIEW = {"code_prompt_show": "Show the solution", "code_prompt_hide": "Hide the solution"}
+
+
+def graded_check(source: str) -> tuple[int, int] | None:
+    """``(exercise number, points)`` from a graded check cell's first line, or None."""
+    match = CHECK_HEADER_RE.match(source)
+    return None if match is None else (int(match["n"]), int(match["points"]))
+
+
+def _sync_exercises(notebook: Path, cells: list[dict]) -> None:
+    """Number each exercise's check cell, and give both cells their nbgrader metadata.
+
+    The solution cell is collapsed on the website (tag ``hide-input`` and a "Show the
+    solution" toggle); the check cell right after it is shown.
+    """
+    code = [c for c in cells if c["cell_type"] == "code"]
+    exercises = 0
+    for i, cell in enumerate(code):
+        if "### BEGIN SOLUTION" not in "".join(cell["source"]):
+            continue
+        exercises += 1
+        following = "".join(code[i + 1]["source"]) if i + 1 < len(code) else ""
+        if graded_check(following) is None:
+            raise ValueError(
+                f"{notebook.name}: exercise {exercises} needs a graded check cell right after its "
+                "solution, starting with '# Graded check: exercise N (P points)'"
+            )
+        _, points = graded_check(following)
+        check = code[i + 1]
+        check["source"] = CHECK_HEADER_RE.sub(
+            f"# Graded check: exercise {exercises} ({points} points)", following, count=1
+        ).splitlines(keepends=True)
+        check["metadata"]["nbgrader"] = check_metadata(notebook, exercises, points)
+        cell["metadata"]["nbgrader"] = nbgrader_metadata(notebook, exercises)
+        tags = cell["metadata"].setdefault("tags", [])
+        if "hide-input" not in tags:
+            tags.append("hide-input")
+        cell["metadata"]["mystnb"] = dict(SOLUTION_VIEW)
 
 
 def _record_checked_outputs(notebook: Path, nb: dict) -> None:
@@ -144,7 +200,6 @@ def sync(notebook: Path, *, record: bool = False) -> bool:
     changed = False
     if record:
         _record_checked_outputs(notebook, nb)
-    exercises = 0
     taken = {cell.get("id") for cell in nb["cells"]}
     for cell in nb["cells"]:
         if "id" not in cell:  # nbformat 4.5 requires one per cell; new cells get a fresh one
@@ -152,10 +207,8 @@ def sync(notebook: Path, *, record: bool = False) -> bool:
             taken.add(cell["id"])
         if cell["cell_type"] == "code" and not is_checked(cell):
             cell["outputs"], cell["execution_count"] = [], None
-        cell.get("metadata", {}).pop("execution", None)
-        if cell["cell_type"] == "code" and "### BEGIN SOLUTION" in "".join(cell["source"]):
-            exercises += 1
-            cell.setdefault("metadata", {})["nbgrader"] = nbgrader_metadata(notebook, exercises)
+        cell.setdefault("metadata", {}).pop("execution", None)
+    _sync_exercises(notebook, nb["cells"])
     for cell in nb["cells"]:
         source = "".join(cell["source"])
         if cell["cell_type"] == "markdown" and BADGE_RE.search(source):

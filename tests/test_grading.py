@@ -1,0 +1,220 @@
+"""The instructor kit, run through real nbgrader on every lab (``tools/instructor_kit.py``).
+
+For each lab, in a course folder of its own: ``nbgrader generate_assignment`` makes the
+student version; two submissions are autograded in ``smoke``:
+
+* ``solver``: the lab as it is in the repository (every solution): full marks;
+* ``colab``: the student version with every exercise solved but one, answered wrong the way a
+  learner might, then "downloaded from Colab" (Colab's metadata added, nbgrader's removed, ids
+  changed) and filed with ``instructor_kit.collect``: it loses exactly that exercise's points,
+  and its feedback names the exercise and says what is wrong.
+
+And the unsolved student version, run as a learner runs it (every cell in order), stops at its
+first exercise with the stub's message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbgrader.api import Gradebook
+
+from tests.labrun import LABS, lab_env
+from tools.instructor_kit import STUB_MESSAGE, collect, exercises, nbgrader, write_course
+from tools.sync_labs import setup_cell_source
+
+pytestmark = pytest.mark.grading
+
+# lab -> (the exercise answered wrong, the wrong answer, what the check's message names)
+WRONG = {
+    "01_complexity": (  # multiply-adds, not FLOPs: the factor 2 forgotten
+        1,
+        "c = channels\nreturn c * 9 * 28 * 28 + 2 * c * c * 9 * 14 * 14 + 2 * c * 7 * 7 * 10",
+        "cnn_flops",
+    ),
+    "02_scaling_laws": (  # the irreducible loss E forgotten
+        4,
+        "return (law.A / target) ** (1 / law.alpha)",
+        "law_N(size_for_loss(law_N, target))",
+    ),
+    "03_memorization": (1, "return fraction", "wrong_fraction"),  # a new label may be the old one
+    "04_distillation": (  # the T² factor forgotten
+        1,
+        "soft = F.kl_div(\n    F.log_softmax(student_logits / T, dim=1),\n"
+        "    F.softmax(teacher_logits / T, dim=1),\n    reduction='none',\n).sum(dim=1)\n"
+        "hard = F.cross_entropy(\n    student_logits, labels, ignore_index=UNLABELED, reduction='none'\n)\n"
+        "return (alpha * hard + (1 - alpha) * soft).mean()",
+        "distillation_loss",
+    ),
+    "05_mixture_of_experts": (  # the factor N forgotten
+        1,
+        "f = F.one_hot(chosen, probs.shape[1]).float().mean(dim=(0, 1))\n"
+        "return (f * probs.mean(dim=0)).sum()",
+        "balance_loss",
+    ),
+    "06_efficient_deployment": (  # one scale for the whole tensor
+        1,
+        "qmax = 2 ** (bits - 1) - 1\nscale = w.abs().max() / qmax\n"
+        "return torch.round(w / scale).clamp(-qmax, qmax) * scale",
+        "per-channel int8",
+    ),
+}
+ROOT_LABS = {lab.stem: lab for lab in LABS}
+SOLUTION_RE = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION", re.S | re.M)
+
+
+@dataclass
+class Graded:
+    course: Path
+    scores: dict[str, dict[str, float]]  # student -> grade id (and "total", "max") -> score
+    repaired: list[str]
+    unsolved_error: CellExecutionError | None
+    unsolved: nbformat.NotebookNode
+
+
+def _answered(lab: Path, released: dict, wrong: tuple[int, str, str]) -> dict:
+    """The student version with the lab's solutions filled in, exercise ``wrong[0]`` answered wrong."""
+    solutions = {
+        c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"])
+        for c in json.loads(lab.read_text(encoding="utf-8"))["cells"]
+        if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+    }
+    number, answer, _ = wrong
+    for cell in released["cells"]:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in solutions:
+            source = solutions[grade_id]
+            if grade_id == f"{lab.stem}-exercise-{number}":
+                source = SOLUTION_RE.sub(lambda m: textwrap.indent(answer, m.group(1)), source)
+            cell["source"] = source.splitlines(keepends=True)
+    return released
+
+
+def _downloaded_from_colab(nb: dict) -> dict:
+    """What the worst-case editor hands back: Colab's metadata in, nbgrader's out, new ids."""
+    nb["metadata"]["colab"] = {"provenance": [], "toc_visible": True}
+    nb["metadata"]["accelerator"] = "GPU"
+    for cell in nb["cells"]:
+        cell["id"] = uuid.uuid4().hex[:12]
+        cell["metadata"] = {"id": cell["id"]}
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["ran on Colab\n"]}]
+            cell["execution_count"] = 1
+    return nb
+
+
+def _scores(course: Path, lab: str, student: str) -> dict[str, float]:
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission_notebook(lab, lab, student)
+        scores = {grade.name: grade.score for grade in submission.grades}
+        return scores | {"total": submission.score, "max": submission.max_score}
+
+
+def _run_unsolved(released: Path, cache: Path) -> tuple[CellExecutionError | None, nbformat.NotebookNode]:
+    """Run the student version cell by cell, as Jupyter's "Run all" does; stop at the first error."""
+    nb = nbformat.read(released, as_version=4)
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(released.parent)}}
+    )
+    try:
+        client.execute(env=lab_env("smoke", cache))
+    except CellExecutionError as error:
+        return error, nb
+    return None, nb
+
+
+def _grade_lab(lab: Path, work: Path, cache: Path) -> Graded:
+    course = write_course(work / lab.stem, [lab])
+    released = course / "release" / lab.stem / lab.name
+    collect(course, lab.stem, "solver", lab)
+    answered = _answered(lab, json.loads(released.read_text(encoding="utf-8")), WRONG[lab.stem])
+    download = work / f"{lab.stem}-from-colab.ipynb"
+    download.write_text(json.dumps(_downloaded_from_colab(answered)), encoding="utf-8")
+    repaired = collect(course, lab.stem, "colab", download)
+    nbgrader(course, "autograde", lab.stem)
+    nbgrader(course, "generate_feedback", lab.stem)
+    scores = {student: _scores(course, lab.stem, student) for student in ("solver", "colab")}
+    return Graded(course, scores, repaired, *_run_unsolved(released, cache))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, session_cache, monkeypatch_module) -> dict[str, Graded]:
+    """Every lab graded; two labs at a time (two cores; each kernel uses one torch thread)."""
+    monkeypatch_module.setenv("LABSUPPORT_PROFILE", "smoke")
+    work = tmp_path_factory.mktemp("grading")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = pool.map(lambda lab: _grade_lab(lab, work, session_cache), LABS)
+        return {lab.stem: result for lab, result in zip(LABS, done, strict=True)}
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+STEMS = [lab.stem for lab in LABS]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_the_solutions_score_full_marks(graded, stem):
+    scores = graded[stem].scores["solver"]
+    total = sum(e.points for e in exercises(ROOT_LABS[stem]))
+    assert scores["max"] == total > 0
+    assert scores["total"] == total, f"{stem}: the solutions lose points: {scores}"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_a_wrong_answer_from_colab_loses_its_points_and_the_feedback_says_why(graded, stem):
+    result = graded[stem]
+    number, _, named = WRONG[stem]
+    wrong = next(e for e in exercises(ROOT_LABS[stem]) if e.number == number)
+    graded_ids = {e.solution_id for e in exercises(ROOT_LABS[stem])} | {
+        e.check_id for e in exercises(ROOT_LABS[stem])
+    }
+    assert set(result.repaired) == graded_ids, "collect must restore the metadata Colab dropped"
+    scores = result.scores["colab"]
+    assert scores[wrong.check_id] == 0
+    assert scores["total"] == scores["max"] - wrong.points, scores
+    feedback = (result.course / "feedback" / "colab" / stem / f"{stem}.html").read_text(encoding="utf-8")
+    assert f"Graded check: exercise {number} ({wrong.points} points)" in feedback
+    assert "AssertionError" in feedback and named in feedback, "the feedback must say what is wrong"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_an_unsolved_student_version_stops_at_its_first_exercise(graded, stem):
+    result = graded[stem]
+    assert result.unsolved_error is not None, f"{stem}: the unsolved student version ran to the end"
+    assert "NotImplementedError" in str(result.unsolved_error) and STUB_MESSAGE in str(result.unsolved_error)
+    code = [c for c in result.unsolved.cells if c.cell_type == "code"]
+    failed = next(i for i, c in enumerate(code) if any(o.output_type == "error" for o in c.outputs))
+    grade_id = code[failed].metadata.get("nbgrader", {}).get("grade_id", "")
+    assert grade_id in (f"{stem}-exercise-1", f"{stem}-exercise-1-check"), (
+        f"{stem}: the run stopped at code cell {failed}, not at exercise 1"
+    )
+    assert all(c.execution_count is None for c in code[failed + 1 :]), "no cell may run after the error"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_the_student_version_hides_solutions_and_hidden_tests_and_keeps_the_setup_cell(graded, stem):
+    released = (graded[stem].course / "release" / stem / f"{stem}.ipynb").read_text(encoding="utf-8")
+    source = ROOT_LABS[stem].read_text(encoding="utf-8")
+    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS"):
+        assert marker not in released, f"{stem}: the student version shows {marker}"
+    assert "BEGIN HIDDEN TESTS" in source, f"{stem}: the lab has no hidden test"
+    cells = json.loads(released)["cells"]
+    first_code = next(c for c in cells if c["cell_type"] == "code")
+    assert "".join(first_code["source"]) == setup_cell_source(), "the set-up cell must stay as it is (Colab)"
+    assert "colab.research.google.com" not in "".join(cells[0]["source"]), (
+        "the student version must not link to the solution version"
+    )

@@ -1,0 +1,86 @@
+"""A Sphinx extension: the instructor guide's tables, generated from the labs at build time.
+
+Two directives, so the guide cannot drift from the labs:
+
+* ``{course-syllabus}``: one lab a week, with each lab's objectives and prerequisites (from
+  its title cell), its measured times (``benchmarks/lab_times.md``) and its points;
+* ``{course-rubric}``: the points of every exercise (the labs' nbgrader metadata).
+
+Each page that uses them is rebuilt when a lab or the timings change.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from sphinx.util.docutils import SphinxDirective
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # the labs' tools import each other as ``tools.*``
+    sys.path.insert(0, str(ROOT))
+
+from tools.instructor_kit import LABS, exercises, lab_title, rubric_markdown  # noqa: E402
+from tools.sync_labs import LAB_TIMES, time_text  # noqa: E402
+
+OBJECTIVES_RE = re.compile(
+    r"\*\*Learning objectives\.\*\*(?P<objectives>.*?)\*\*Prerequisites\.\*\*(?P<pre>.*?)\*\*Time\*\*", re.S
+)
+
+
+def lab_outline(notebook: Path) -> tuple[str, str]:
+    """``(objectives, prerequisites)``: the Markdown of the lab's title cell for each."""
+    title = "".join(json.loads(notebook.read_text(encoding="utf-8"))["cells"][0]["source"])
+    match = OBJECTIVES_RE.search(title)
+    if match is None:
+        raise ValueError(
+            f"{notebook.name}: the title cell needs 'Learning objectives', 'Prerequisites' and 'Time'"
+        )
+    return match["objectives"].strip(), match["pre"].strip()
+
+
+def syllabus_markdown(labs: list[Path] = LABS) -> str:
+    """The syllabus: a summary table, then each week's objectives and prerequisites."""
+    lines = ["| Week | Read | Do | Time (measured) | Points |", "|---|---|---|---|---|"]
+    for week, lab in enumerate(labs, start=1):
+        points = sum(e.points for e in exercises(lab))
+        lines.append(
+            f"| {week} | {{doc}}`../chapters/{lab.stem}` | {{doc}}`../labs/{lab.stem}` | "
+            f"{time_text(lab.stem) or 'not measured'} | {points} |"
+        )
+    for week, lab in enumerate(labs, start=1):
+        objectives, prerequisites = lab_outline(lab)
+        lines += ["", f"**Week {week}: {lab_title(lab)}.** Prerequisites: {prerequisites}", "", objectives]
+    return "\n".join(lines) + "\n"
+
+
+class _Generated(SphinxDirective):
+    """Parse generated MyST Markdown in place; rebuild when the labs or the timings change."""
+
+    def markdown(self) -> str:
+        raise NotImplementedError
+
+    def run(self) -> list[Any]:
+        for path in [*LABS, LAB_TIMES]:
+            self.env.note_dependency(str(path))
+        return self.parse_text_to_nodes(self.markdown())
+
+
+class Syllabus(_Generated):
+    def markdown(self) -> str:
+        return syllabus_markdown()
+
+
+class Rubric(_Generated):
+    def markdown(self) -> str:
+        return rubric_markdown()
+
+
+def setup(app: Any) -> dict[str, Any]:
+    """Register ``course-syllabus`` and ``course-rubric``."""
+    app.add_directive("course-syllabus", Syllabus)
+    app.add_directive("course-rubric", Rubric)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

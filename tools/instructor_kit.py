@@ -1,0 +1,259 @@
+"""The instructor kit: from the labs (the single source), what nbgrader makes of them.
+
+``make instructor-kit`` writes ``_build/instructor/``:
+
+* ``student/``: the versions to hand out (``nbgrader generate_assignment``): every solution
+  replaced by a stub that says what to do, the graded checks kept and locked, hidden tests
+  removed;
+* ``solutions/``: the labs as they are in the repository, every solution in place;
+* ``course/``: an nbgrader course folder (``nbgrader_config.py``, ``source/``, ``release/``,
+  ``gradebook.db``) in which submissions are collected and autograded;
+* ``rubric.md``: the points per exercise, read from the labs' nbgrader metadata.
+
+``collect`` files a learner's downloaded notebook (from Colab or Jupyter) under
+``course/submitted/<student>/<lab>/`` and puts back the nbgrader metadata of any exercise cell
+that lost it, matching cells by the exercises' own markers, so ``nbgrader autograde`` can grade it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.sync_labs import BADGE_RE, graded_check
+
+ROOT = Path(__file__).resolve().parent.parent
+LABS = sorted((ROOT / "labs").glob("*.ipynb"))
+STUB_MESSAGE = "Exercise: replace this line with your answer, then run the graded check below"
+NBGRADER_CONFIG = f'''"""nbgrader's settings for the course's labs (written by tools/instructor_kit.py)."""
+
+c = get_config()  # noqa: F821 (nbgrader defines it)
+# The stub that replaces every solution: it says what to do, and stops a run there.
+c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError({STUB_MESSAGE!r})"}}
+# Labs train models: a cell may take minutes in the cpu profile (nbgrader's default is 30 s).
+c.Execute.timeout = 1800
+'''
+STUDENT_NOTE = (
+    "*Student version. In Colab: File → Upload notebook (or open it from Google Drive); "
+    "when done, File → Download → Download .ipynb and hand that file in.*"
+)
+HEADING_RE = re.compile(r"^### (Exercise \d+[^\n]*)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of a lab: its number, title, points and nbgrader cell ids."""
+
+    lab: str
+    number: int
+    title: str
+    points: int
+
+    @property
+    def solution_id(self) -> str:
+        return f"{self.lab}-exercise-{self.number}"
+
+    @property
+    def check_id(self) -> str:
+        return f"{self.solution_id}-check"
+
+
+def lab_title(notebook: Path) -> str:
+    """The lab's title, from the first line of its title cell."""
+    first = "".join(json.loads(notebook.read_text(encoding="utf-8"))["cells"][0]["source"])
+    return first.splitlines()[0].removeprefix("# ").strip()
+
+
+def exercises(notebook: Path) -> list[Exercise]:
+    """The lab's exercises, in order, with the points of their graded checks."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    titles = [
+        m for c in cells if c["cell_type"] == "markdown" for m in HEADING_RE.findall("".join(c["source"]))
+    ]
+    found = []
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and cell["cell_type"] == "code":
+            number, points = graded_check("".join(cell["source"])) or (0, 0)
+            if (
+                meta.get("points") != points
+                or meta.get("grade_id") != f"{notebook.stem}-exercise-{number}-check"
+            ):
+                raise ValueError(
+                    f"{notebook.name}: exercise {number}'s metadata is stale; run `make sync-labs`"
+                )
+            found.append(Exercise(notebook.stem, number, "", points))
+    if len(titles) != len(found):
+        raise ValueError(f"{notebook.name}: {len(titles)} exercise headings but {len(found)} graded checks")
+    return [
+        Exercise(e.lab, e.number, t.split(":", 1)[-1].strip(), e.points)
+        for e, t in zip(found, titles, strict=True)
+    ]
+
+
+def rubric_rows(labs: list[Path] = LABS) -> list[tuple[str, str, str, int]]:
+    """``(lab title, "Exercise N", exercise title, points)`` for every exercise of every lab."""
+    return [
+        (lab_title(lab), f"Exercise {e.number}", e.title, e.points) for lab in labs for e in exercises(lab)
+    ]
+
+
+def rubric_markdown(labs: list[Path] = LABS) -> str:
+    """The grading rubric as a Markdown table, with each lab's total."""
+    lines = ["| Lab | Exercise | What is graded | Points |", "|---|---|---|---|"]
+    for lab in labs:
+        graded = exercises(lab)
+        lines += [f"| {lab_title(lab)} | {e.number} | {e.title} | {e.points} |" for e in graded]
+        lines.append(f"| | | **total** | **{sum(e.points for e in graded)}** |")
+    return "\n".join(lines) + "\n"
+
+
+def nbgrader(course: Path, *args: str, timeout: int = 3600) -> subprocess.CompletedProcess:
+    """Run ``nbgrader <args>`` in the course folder; fail with its output if it fails.
+
+    This Python's scripts folder goes first on ``PATH``: nbgrader runs ``alembic`` from there.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    env = os.environ | {"PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def _for_students(notebook: Path) -> dict:
+    """The lab with its Colab badge (which opens the solution version) replaced by a note."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    title = nb["cells"][0]
+    title["source"] = BADGE_RE.sub(STUDENT_NOTE, "".join(title["source"])).splitlines(keepends=True)
+    return nb
+
+
+def write_course(course: Path, labs: list[Path] = LABS) -> Path:
+    """An nbgrader course folder with ``labs`` as assignments, their student versions released."""
+    course.mkdir(parents=True, exist_ok=True)
+    (course / "nbgrader_config.py").write_text(NBGRADER_CONFIG, encoding="utf-8")
+    for lab in labs:
+        source = course / "source" / lab.stem / lab.name
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_text(
+            json.dumps(_for_students(lab), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        nbgrader(course, "generate_assignment", lab.stem, "--force")
+    return course
+
+
+def build_kit(out: Path, labs: list[Path] = LABS) -> None:
+    """Write the student versions, the solutions, the course folder and the rubric into ``out``."""
+    if out.exists():
+        shutil.rmtree(out)
+    course = write_course(out / "course", labs)
+    for folder in ("student", "solutions"):
+        (out / folder).mkdir(parents=True)
+    for lab in labs:
+        shutil.copy2(course / "release" / lab.stem / lab.name, out / "student" / lab.name)
+        shutil.copy2(lab, out / "solutions" / lab.name)
+    (out / "rubric.md").write_text("# Points per exercise\n\n" + rubric_markdown(labs), encoding="utf-8")
+    (out / "README.md").write_text(KIT_README, encoding="utf-8")
+
+
+def collect(course: Path, lab: str, student: str, notebook: Path) -> list[str]:
+    """File ``notebook`` as ``student``'s submission of ``lab``; return what had to be repaired.
+
+    Cells that lost their nbgrader metadata (some editors drop it) get it back from the
+    released version: a solution cell is the code cell holding the stub's or a solution's
+    place before a ``# Graded check`` cell, matched in order.
+    """
+    released = json.loads((course / "release" / lab / f"{lab}.ipynb").read_text(encoding="utf-8"))
+    wanted = [c["metadata"]["nbgrader"] for c in released["cells"] if "nbgrader" in c.get("metadata", {})]
+    submitted = json.loads(notebook.read_text(encoding="utf-8"))
+    code = [c for c in submitted["cells"] if c["cell_type"] == "code"]
+    marked = []
+    for i, cell in enumerate(code):
+        if graded_check("".join(cell["source"])) is not None:
+            if i == 0:
+                raise ValueError(f"{notebook}: a graded check cell has no solution cell before it")
+            marked += [code[i - 1], cell]
+    if len(marked) != len(wanted):
+        raise ValueError(
+            f"{notebook}: expected {len(wanted) // 2} exercises of {lab} (a solution cell, then its "
+            f"'# Graded check' cell), found {len(marked) // 2}"
+        )
+    present = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in code}
+    repaired = []
+    for cell, meta in zip(marked, wanted, strict=True):
+        if meta["grade_id"] not in present:
+            cell.setdefault("metadata", {})["nbgrader"] = dict(meta)
+            repaired.append(meta["grade_id"])
+    target = course / "submitted" / student / lab / f"{lab}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(submitted, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return repaired
+
+
+KIT_README = """# The instructor kit
+
+Made by `make instructor-kit` from the labs in `labs/`; rerun it after changing a lab.
+
+- `student/`: hand these out (solutions replaced by a stub, graded checks kept, hidden tests
+  removed). Students run them in Jupyter, on a JupyterHub, or in Colab (File → Upload
+  notebook); the set-up cell installs `labsupport` there.
+- `solutions/`: every solution in place; for instructors and teaching assistants.
+- `rubric.md`: the points per exercise.
+- `course/`: the nbgrader course folder.
+
+## Grading
+
+1. File each submission (a downloaded `.ipynb`):
+
+       python -m tools.instructor_kit collect _build/instructor/course 03_memorization alice alice.ipynb
+
+   This also restores any exercise metadata the student's editor dropped.
+2. Grade (in `course/`; `LABSUPPORT_PROFILE=smoke` grades in seconds, the default `cpu` in
+   about the lab's cpu time):
+
+       cd _build/instructor/course
+       LABSUPPORT_PROFILE=smoke python -m nbgrader autograde 03_memorization
+       python -m nbgrader generate_feedback 03_memorization
+
+   Scores are in `gradebook.db` (`python -m nbgrader export` writes `grades.csv`); each
+   student's feedback is `feedback/<student>/<lab>/<lab>.html`.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="write the kit")
+    build.add_argument("--out", type=Path, default=ROOT / "_build" / "instructor")
+    take = commands.add_parser("collect", help="file a learner's notebook for autograding")
+    take.add_argument("course", type=Path)
+    take.add_argument("lab", choices=[lab.stem for lab in LABS])
+    take.add_argument("student")
+    take.add_argument("notebook", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        build_kit(args.out)
+        print(f"The kit: {args.out} (student/, solutions/, course/, rubric.md)")
+    else:
+        repaired = collect(args.course, args.lab, args.student, args.notebook)
+        print(f"filed {args.notebook} for {args.student}; metadata restored on {repaired or 'no cell'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
