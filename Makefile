@@ -83,6 +83,7 @@ bench: setup
 	$(BIN)/python benchmarks/threads.py
 	$(BIN)/python benchmarks/sweep_speedup.py
 	$(BIN)/python benchmarks/double_descent_sweep.py --epochs 5
+	$(BIN)/python benchmarks/grading_times.py --profiles smoke cpu
 
 # The instructor kit (_build/instructor): student versions, solutions, an nbgrader course
 # folder and the rubric, made by nbgrader from the labs.

@@ -19,7 +19,6 @@ import json
 import re
 import textwrap
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbgrader.api import Gradebook
 
-from tests.labrun import LABS, lab_env
+from tests.labrun import LABS, lab_env, result_of, two_at_a_time
 from tools.instructor_kit import STUB_MESSAGE, collect, exercises, nbgrader, write_course
 from tools.sync_labs import setup_cell_source
 
@@ -152,9 +151,7 @@ def graded(tmp_path_factory, session_cache, monkeypatch_module) -> dict[str, Gra
     """Every lab graded; two labs at a time (two cores; each kernel uses one torch thread)."""
     monkeypatch_module.setenv("LABSUPPORT_PROFILE", "smoke")
     work = tmp_path_factory.mktemp("grading")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        done = pool.map(lambda lab: _grade_lab(lab, work, session_cache), LABS)
-        return {lab.stem: result for lab, result in zip(LABS, done, strict=True)}
+    return two_at_a_time({lab.stem: (lambda lab=lab: _grade_lab(lab, work, session_cache)) for lab in LABS})
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +165,7 @@ STEMS = [lab.stem for lab in LABS]
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_the_solutions_score_full_marks(graded, stem):
-    scores = graded[stem].scores["solver"]
+    scores = result_of(graded, stem).scores["solver"]
     total = sum(e.points for e in exercises(ROOT_LABS[stem]))
     assert scores["max"] == total > 0
     assert scores["total"] == total, f"{stem}: the solutions lose points: {scores}"
@@ -176,7 +173,7 @@ def test_the_solutions_score_full_marks(graded, stem):
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_a_wrong_answer_from_colab_loses_its_points_and_the_feedback_says_why(graded, stem):
-    result = graded[stem]
+    result = result_of(graded, stem)
     number, _, named = WRONG[stem]
     wrong = next(e for e in exercises(ROOT_LABS[stem]) if e.number == number)
     graded_ids = {e.solution_id for e in exercises(ROOT_LABS[stem])} | {
@@ -193,7 +190,7 @@ def test_a_wrong_answer_from_colab_loses_its_points_and_the_feedback_says_why(gr
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_an_unsolved_student_version_stops_at_its_first_exercise(graded, stem):
-    result = graded[stem]
+    result = result_of(graded, stem)
     assert result.unsolved_error is not None, f"{stem}: the unsolved student version ran to the end"
     assert "NotImplementedError" in str(result.unsolved_error) and STUB_MESSAGE in str(result.unsolved_error)
     code = [c for c in result.unsolved.cells if c.cell_type == "code"]
@@ -207,7 +204,9 @@ def test_an_unsolved_student_version_stops_at_its_first_exercise(graded, stem):
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_the_student_version_hides_solutions_and_hidden_tests_and_keeps_the_setup_cell(graded, stem):
-    released = (graded[stem].course / "release" / stem / f"{stem}.ipynb").read_text(encoding="utf-8")
+    released = (result_of(graded, stem).course / "release" / stem / f"{stem}.ipynb").read_text(
+        encoding="utf-8"
+    )
     source = ROOT_LABS[stem].read_text(encoding="utf-8")
     for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS"):
         assert marker not in released, f"{stem}: the student version shows {marker}"

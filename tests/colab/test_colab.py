@@ -25,9 +25,11 @@ import pytest
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from tests.environments import colab_versions, installed
-from tests.labrun import LABS, ROOT, execute_lab, lab_env, summary
+from tests.labrun import LABS, ROOT, execute_lab, lab_env, result_of, summary, two_at_a_time
+from tools.instructor_kit import STUB_MESSAGE, write_course
 from tools.sync_labs import release_tag, repository, setup_cell_source
 
 pytestmark = pytest.mark.colab
@@ -148,11 +150,22 @@ def test_setup_cell_installs_labsupport_and_changes_nothing_colab_has(setup_cell
     assert "profile      : smoke" in report, report
 
 
-@pytest.mark.parametrize("stem", [p.stem for p in LABS])
-def test_lab_runs_on_colabs_versions(colab, setup_cell_install, session_cache, stem):
+@pytest.fixture(scope="module")
+def colab_runs(colab, setup_cell_install, session_cache) -> dict:
+    """Every lab run in a Colab-like kernel, two at a time."""
     kernel_manager, env = colab
-    nb = execute_lab(stem, profile="smoke", cache=session_cache, kernel_manager=kernel_manager(), env=env)
-    assert summary(nb)["lab"] == stem
+
+    def run(stem: str):
+        return execute_lab(
+            stem, profile="smoke", cache=session_cache, kernel_manager=kernel_manager(), env=env
+        )
+
+    return two_at_a_time({lab.stem: (lambda stem=lab.stem: run(stem)) for lab in LABS})
+
+
+@pytest.mark.parametrize("stem", [p.stem for p in LABS])
+def test_lab_runs_on_colabs_versions(colab_runs, stem):
+    assert summary(result_of(colab_runs, stem))["lab"] == stem
 
 
 def test_widget_unit_tests_pass_under_colabs_ipywidgets(colab):
@@ -165,3 +178,22 @@ def test_widget_unit_tests_pass_under_colabs_ipywidgets(colab):
         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_a_student_version_runs_on_colabs_versions_until_its_first_exercise(
+    colab, setup_cell_install, tmp_path
+):
+    """The students' path on Colab: nbgrader's student version, opened there, runs its set-up
+    cell and every cell up to its first exercise, and stops there with the stub's message.
+    (Every lab's student version keeps the same set-up cell: tests/test_grading.py.)"""
+    kernel_manager, env = colab
+    lab = LABS[0]
+    course = write_course(tmp_path / "course", [lab])
+    released = course / "release" / lab.stem / lab.name
+    nb = nbformat.read(released, as_version=4)
+    client = NotebookClient(
+        nb, timeout=600, km=kernel_manager(), resources={"metadata": {"path": str(released.parent)}}
+    )
+    with pytest.raises(CellExecutionError, match=STUB_MESSAGE):
+        client.execute(env=env)
+    assert "profile      : smoke" in "".join(o.get("text", "") for o in nb.cells[1].outputs)
