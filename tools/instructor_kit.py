@@ -92,10 +92,13 @@ def exercises(notebook: Path) -> list[Exercise]:
             found.append(Exercise(notebook.stem, number, "", points))
     if len(titles) != len(found):
         raise ValueError(f"{notebook.name}: {len(titles)} exercise headings but {len(found)} graded checks")
-    return [
-        Exercise(e.lab, e.number, t.split(":", 1)[-1].strip(), e.points)
-        for e, t in zip(found, titles, strict=True)
-    ]
+    return [Exercise(e.lab, e.number, _title(t), e.points) for e, t in zip(found, titles, strict=True)]
+
+
+def _title(heading: str) -> str:
+    """``Exercise 4 (experiment): an MLP as big`` -> ``an MLP as big (experiment)``."""
+    label, _, title = heading.partition(":")
+    return title.strip() + (" (experiment)" if "(experiment)" in label else "")
 
 
 def rubric_rows(labs: list[Path] = LABS) -> list[tuple[str, str, str, int]]:
@@ -110,7 +113,10 @@ def rubric_markdown(labs: list[Path] = LABS) -> str:
     lines = ["| Lab | Exercise | What is graded | Points |", "|---|---|---|---|"]
     for lab in labs:
         graded = exercises(lab)
-        lines += [f"| {lab_title(lab)} | {e.number} | {e.title} | {e.points} |" for e in graded]
+        lines += [
+            f"| {lab_title(lab) if e.number == 1 else ''} | {e.number} | {e.title} | {e.points} |"
+            for e in graded
+        ]
         lines.append(f"| | | **total** | **{sum(e.points for e in graded)}** |")
     return "\n".join(lines) + "\n"
 
