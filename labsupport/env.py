@@ -13,6 +13,7 @@ The profile comes from the ``LABSUPPORT_PROFILE`` environment variable, the thre
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import random
@@ -129,11 +130,10 @@ def _cpu_name() -> str:
 
 def env_report() -> str:
     """A short report of device, profile, versions and threads to paste into a bug report."""
+    # The installed version, without importing torchvision (that takes seconds, in every lab).
     try:
-        import torchvision
-
-        tv_version = torchvision.__version__
-    except ImportError:
+        tv_version = importlib.metadata.version("torchvision")
+    except importlib.metadata.PackageNotFoundError:
         tv_version = "not installed"
     device = get_device()
     lines = [

@@ -184,9 +184,17 @@ def collect(course: Path, lab: str, student: str, notebook: Path) -> list[str]:
     released version: a solution cell is the code cell holding the stub's or a solution's
     place before a ``# Graded check`` cell, matched in order.
     """
-    released = json.loads((course / "release" / lab / f"{lab}.ipynb").read_text(encoding="utf-8"))
+    release = course / "release" / lab / f"{lab}.ipynb"
+    if not release.is_file():
+        raise ValueError(f"{course} has no released {lab!r} (expected {release}); run `make instructor-kit`")
+    if not notebook.is_file():
+        raise ValueError(f"no notebook at {notebook}")
+    released = json.loads(release.read_text(encoding="utf-8"))
     wanted = [c["metadata"]["nbgrader"] for c in released["cells"] if "nbgrader" in c.get("metadata", {})]
-    submitted = json.loads(notebook.read_text(encoding="utf-8"))
+    try:
+        submitted = json.loads(notebook.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{notebook} is not a notebook (.ipynb is JSON): {error}") from None
     code = [c for c in submitted["cells"] if c["cell_type"] == "code"]
     marked = []
     for i, cell in enumerate(code):

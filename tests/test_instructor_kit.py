@@ -1,0 +1,90 @@
+"""tools/instructor_kit.py and the exercise metadata of tools/sync_labs.py, without running nbgrader
+(tests/test_grading.py runs it)."""
+
+import json
+import shutil
+
+import pytest
+
+from tools.instructor_kit import LABS, collect, exercises, rubric_markdown
+from tools.sync_labs import sync
+
+LAB = LABS[0]
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A course folder whose released Lab 1 is the lab itself (the same nbgrader metadata)."""
+    release = tmp_path / "course" / "release" / LAB.stem
+    release.mkdir(parents=True)
+    shutil.copy2(LAB, release / LAB.name)
+    return tmp_path / "course"
+
+
+def _graded_ids(nb: dict) -> list[str]:
+    return [c["metadata"]["nbgrader"]["grade_id"] for c in nb["cells"] if "nbgrader" in c["metadata"]]
+
+
+def test_collect_restores_the_metadata_an_editor_dropped(course, tmp_path):
+    nb = json.loads(LAB.read_text())
+    wanted = _graded_ids(nb)
+    for cell in nb["cells"]:
+        cell["metadata"] = {}
+    download = tmp_path / "download.ipynb"
+    download.write_text(json.dumps(nb))
+    assert collect(course, LAB.stem, "alice", download) == wanted
+    filed = json.loads((course / "submitted" / "alice" / LAB.stem / LAB.name).read_text())
+    assert _graded_ids(filed) == wanted
+
+
+def test_collect_leaves_intact_metadata_alone_even_around_a_scratch_cell(course, tmp_path):
+    nb = json.loads(LAB.read_text())
+    check = next(i for i, c in enumerate(nb["cells"]) if "# Graded check" in "".join(c["source"]))
+    nb["cells"].insert(check, {"cell_type": "code", "metadata": {}, "source": "x = 1", "outputs": []})
+    download = tmp_path / "download.ipynb"
+    download.write_text(json.dumps(nb))
+    assert collect(course, LAB.stem, "bob", download) == []
+    filed = json.loads((course / "submitted" / "bob" / LAB.stem / LAB.name).read_text())
+    assert _graded_ids(filed) == _graded_ids(json.loads(LAB.read_text()))
+
+
+def test_collect_says_what_it_expected(course, tmp_path):
+    nb = json.loads(LAB.read_text())
+    nb["cells"] = [c for c in nb["cells"] if "# Graded check: exercise 2" not in "".join(c["source"])]
+    short = tmp_path / "short.ipynb"
+    short.write_text(json.dumps(nb))
+    with pytest.raises(ValueError, match=r"expected 4 exercises of 01_complexity .* found 3"):
+        collect(course, LAB.stem, "carol", short)
+    with pytest.raises(ValueError, match="has no released '02_scaling_laws'"):
+        collect(course, "02_scaling_laws", "carol", short)
+    (tmp_path / "notes.ipynb").write_text("my notes")
+    with pytest.raises(ValueError, match="is not a notebook"):
+        collect(course, LAB.stem, "carol", tmp_path / "notes.ipynb")
+    with pytest.raises(ValueError, match="no notebook at"):
+        collect(course, LAB.stem, "carol", tmp_path / "missing.ipynb")
+
+
+def test_the_rubric_totals_each_labs_points():
+    text = rubric_markdown()
+    for lab in LABS:
+        assert f"**{sum(e.points for e in exercises(lab))}**" in text
+    assert all(e.points > 0 for lab in LABS for e in exercises(lab))
+
+
+def test_stale_points_are_caught(tmp_path):
+    nb = json.loads(LAB.read_text())
+    check = next(c for c in nb["cells"] if "# Graded check: exercise 1" in "".join(c["source"]))
+    check["source"] = "".join(check["source"]).replace("(2 points)", "(5 points)")
+    stale = tmp_path / LAB.name
+    stale.write_text(json.dumps(nb))
+    with pytest.raises(ValueError, match="metadata is stale; run `make sync-labs`"):
+        exercises(stale)
+
+
+def test_sync_refuses_an_exercise_without_a_graded_check(tmp_path):
+    nb = json.loads(LAB.read_text())
+    nb["cells"] = [c for c in nb["cells"] if "# Graded check: exercise 1" not in "".join(c["source"])]
+    broken = tmp_path / LAB.name
+    broken.write_text(json.dumps(nb))
+    with pytest.raises(ValueError, match="exercise 1 needs a graded check cell right after its solution"):
+        sync(broken)
