@@ -144,7 +144,7 @@ READER_CHECKS = """() => {
     .map(p => `${p.scrollWidth}px > ${p.clientWidth}px: ${p.textContent.split("\\n")
       .reduce((a, b) => (b.length > a.length ? b : a), "").slice(0, 100)}`);
   const solutions = [...article.querySelectorAll("pre")]
-    .filter(p => p.textContent.includes("BEGIN SOLUTION") && p.getClientRects().length > 0).length;
+    .filter(p => p.textContent.includes("BEGIN SOLUTION") && p.checkVisibility()).length;
   const hiddenTests = article.textContent.includes("BEGIN HIDDEN TESTS");
   return {math: article.querySelectorAll(".math").length, untypeset, raw, emphasis, wide,
           solutions, hiddenTests};

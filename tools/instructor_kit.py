@@ -234,7 +234,8 @@ Made by `make instructor-kit` from the labs in `labs/`; rerun it after changing 
 
 1. File each submission (a downloaded `.ipynb`):
 
-       python -m tools.instructor_kit collect _build/instructor/course 03_memorization alice alice.ipynb
+       python -m tools.instructor_kit collect \\
+           _build/instructor/course 03_memorization alice alice.ipynb
 
    This also restores any exercise metadata the student's editor dropped.
 2. Grade (in `course/`; `LABSUPPORT_PROFILE=smoke` grades in seconds, the default `cpu` in

@@ -1,10 +1,15 @@
-"""Keep every lab's Colab badge, set-up cell and outputs in the canonical form.
+"""Keep every lab's Colab badge, set-up cell, exercise metadata and outputs in the canonical form.
 
 The repository address lives in one place, ``_config.yml`` (``repository.url`` and
 ``repository.branch``); the release tag Colab installs is ``v`` + the version in
 ``pyproject.toml``. After a fork changes either, ``make sync-labs`` rewrites the labs, and
 ``tests/test_structure.py`` fails until it has been run. The same goes for the measured times
 in each lab's title cell, which come from ``benchmarks/lab_times.md`` (``make bench``).
+
+Each exercise is a solution cell and, right after it, a graded check cell whose first line is
+``# Graded check: exercise N (P points)``; from that line this script writes both cells'
+nbgrader metadata (``tools/instructor_kit.py`` and nbgrader read it) and the solution cell's
+"Show the solution" toggle for the website.
 
 Labs are committed without outputs, with one exception: a cell marked
 ``# NBVAL_CHECK_OUTPUT`` keeps its (small, deterministic, text) output, because that stored
@@ -154,12 +159,12 @@ def _sync_exercises(notebook: Path, cells: list[dict]) -> None:
             continue
         exercises += 1
         following = "".join(code[i + 1]["source"]) if i + 1 < len(code) else ""
-        if graded_check(following) is None:
+        if (found := graded_check(following)) is None:
             raise ValueError(
                 f"{notebook.name}: exercise {exercises} needs a graded check cell right after its "
                 "solution, starting with '# Graded check: exercise N (P points)'"
             )
-        _, points = graded_check(following)
+        _, points = found
         check = code[i + 1]
         check["source"] = CHECK_HEADER_RE.sub(
             f"# Graded check: exercise {exercises} ({points} points)", following, count=1
