@@ -145,7 +145,8 @@ READER_CHECKS = """() => {
       .reduce((a, b) => (b.length > a.length ? b : a), "").slice(0, 100)}`);
   const solutions = [...article.querySelectorAll("pre")]
     .filter(p => p.textContent.includes("BEGIN SOLUTION") && p.checkVisibility()).length;
-  const hiddenTests = article.textContent.includes("BEGIN HIDDEN TESTS");
+  const hiddenTests = [...article.querySelectorAll("pre")]
+    .some(p => p.textContent.includes("BEGIN HIDDEN TESTS"));
   return {math: article.querySelectorAll(".math").length, untypeset, raw, emphasis, wide,
           solutions, hiddenTests};
 }"""
