@@ -9,8 +9,6 @@ the lab's code.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -76,29 +74,3 @@ def summary(nb: nbformat.NotebookNode) -> dict[str, Any]:
     if len(found) != 1:
         raise AssertionError(f"a lab displays exactly one report_summary; this run displayed {len(found)}")
     return dict(found[0])
-
-
-def two_at_a_time(jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    """Run ``jobs`` two at a time (two cores; every lab kernel uses one torch thread).
-
-    Returns ``{name: result}``; a job that raised maps to its exception, so that the test for
-    that job, not the whole module, fails with it (:func:`result_of` re-raises it).
-    """
-
-    def attempt(job: Callable[[], Any]) -> Any:
-        try:
-            return job()
-        except Exception as error:  # handed to the one test it belongs to
-            return error
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(attempt, job) for name, job in jobs.items()}
-        return {name: future.result() for name, future in futures.items()}
-
-
-def result_of(results: dict[str, Any], name: str) -> Any:
-    """``results[name]``, re-raising the exception the job raised."""
-    result = results[name]
-    if isinstance(result, Exception):
-        raise result
-    return result

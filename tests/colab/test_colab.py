@@ -28,7 +28,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from tests.environments import colab_versions, installed
-from tests.labrun import LABS, ROOT, execute_lab, lab_env, result_of, summary, two_at_a_time
+from tests.labrun import LABS, ROOT, execute_lab, lab_env, summary
 from tools.instructor_kit import STUB_MESSAGE, write_course
 from tools.sync_labs import release_tag, repository, setup_cell_source
 
@@ -150,22 +150,11 @@ def test_setup_cell_installs_labsupport_and_changes_nothing_colab_has(setup_cell
     assert "profile      : smoke" in report, report
 
 
-@pytest.fixture(scope="module")
-def colab_runs(colab, setup_cell_install, session_cache) -> dict:
-    """Every lab run in a Colab-like kernel, two at a time."""
-    kernel_manager, env = colab
-
-    def run(stem: str):
-        return execute_lab(
-            stem, profile="smoke", cache=session_cache, kernel_manager=kernel_manager(), env=env
-        )
-
-    return two_at_a_time({lab.stem: (lambda stem=lab.stem: run(stem)) for lab in LABS})
-
-
 @pytest.mark.parametrize("stem", [p.stem for p in LABS])
-def test_lab_runs_on_colabs_versions(colab_runs, stem):
-    assert summary(result_of(colab_runs, stem))["lab"] == stem
+def test_lab_runs_on_colabs_versions(colab, setup_cell_install, session_cache, stem):
+    kernel_manager, env = colab
+    nb = execute_lab(stem, profile="smoke", cache=session_cache, kernel_manager=kernel_manager(), env=env)
+    assert summary(nb)["lab"] == stem
 
 
 def test_widget_unit_tests_pass_under_colabs_ipywidgets(colab):
