@@ -101,13 +101,6 @@ def _title(heading: str) -> str:
     return title.strip() + (" (experiment)" if "(experiment)" in label else "")
 
 
-def rubric_rows(labs: list[Path] = LABS) -> list[tuple[str, str, str, int]]:
-    """``(lab title, "Exercise N", exercise title, points)`` for every exercise of every lab."""
-    return [
-        (lab_title(lab), f"Exercise {e.number}", e.title, e.points) for lab in labs for e in exercises(lab)
-    ]
-
-
 def rubric_markdown(labs: list[Path] = LABS) -> str:
     """The grading rubric as a Markdown table, with each lab's total."""
     lines = ["| Lab | Exercise | What is graded | Points |", "|---|---|---|---|"]
