@@ -22,7 +22,7 @@ COLAB_PYTHON ?= $(or $(shell ls -d $$HOME/.pyenv/versions/$(COLAB_MINOR).*/bin/p
 # book and the browser.
 QUICK := not effects and not colab and not book and not browser and not grading
 
-.PHONY: setup colab-env book test check lint serve bench sync-labs instructor-kit clean
+.PHONY: setup colab-env book test check lint serve bench sync-labs instructor-kit course-model clean
 
 setup: $(STAMP)
 
@@ -84,6 +84,12 @@ bench: setup
 	$(BIN)/python benchmarks/sweep_speedup.py
 	$(BIN)/python benchmarks/double_descent_sweep.py --epochs 5
 	$(BIN)/python benchmarks/grading_times.py --profiles smoke cpu
+
+# The course's code model (labsupport/weights/), trained from its seed on one CPU thread
+# (about ten minutes here). NPROC=2 trains it with DistributedDataParallel under torchrun.
+NPROC ?= 1
+course-model: setup
+	$(if $(filter 1,$(NPROC)),$(BIN)/python,$(BIN)/torchrun --standalone --nproc_per_node $(NPROC)) tools/train_course_model.py
 
 # The instructor kit (_build/instructor): student versions, solutions, an nbgrader course
 # folder and the rubric, made by nbgrader from the labs.

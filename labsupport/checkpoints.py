@@ -84,15 +84,19 @@ def _describe_difference(saved: Any, wanted: Any) -> str:
 
 def save_checkpoint(name: str, model: nn.Module, config: object = None) -> Path:
     """Save ``model``'s weights with their checksum, architecture and ``config``; return the path."""
+    return write_checkpoint_file(checkpoint_path(name), model, config)
+
+
+def write_checkpoint_file(path: Path, model: nn.Module, config: object = None) -> Path:
+    """:func:`save_checkpoint` to an explicit ``path`` (e.g. the course model shipped as package data)."""
     module("model", model)
-    path = checkpoint_path(name)
     payload = {
         "format": FORMAT_VERSION,
         "architecture": json.dumps(architecture_record(model), sort_keys=True),
         "config": json.dumps(_config_record(config), sort_keys=True),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    return write_checked(path, lambda tmp: torch.save(payload, tmp))
+    return write_checked(Path(path), lambda tmp: torch.save(payload, tmp))
 
 
 def load_checkpoint(name: str, model: M, config: object = None) -> M:
@@ -103,24 +107,30 @@ def load_checkpoint(name: str, model: M, config: object = None) -> M:
             (``reason="corrupt"``), or was saved for another architecture or configuration
             (``reason="mismatch"``). ``model`` is left unchanged.
     """
+    return read_checkpoint_file(checkpoint_path(name), model, config, label=f"checkpoint {name!r}")
+
+
+def read_checkpoint_file(path: Path, model: M, config: object = None, *, label: str | None = None) -> M:
+    """:func:`load_checkpoint` from an explicit ``path``; ``label`` names it in error messages."""
     module("model", model)
-    path = checkpoint_path(name)
+    path = Path(path)
+    label = f"checkpoint {path.name!r}" if label is None else label
     wanted_config = _config_record(config)
     if not path.exists():
-        raise CheckpointError("missing", f"no checkpoint {name!r} at {path}")
+        raise CheckpointError("missing", f"no {label} at {path}")
     if not is_intact(path):
-        raise CheckpointError("corrupt", f"checkpoint {name!r} at {path} does not match its checksum")
+        raise CheckpointError("corrupt", f"{label} at {path} does not match its checksum")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
-        raise CheckpointError("corrupt", f"checkpoint {name!r} at {path} cannot be read: {exc}") from None
+        raise CheckpointError("corrupt", f"{label} at {path} cannot be read: {exc}") from None
     expected_keys = {"format", "architecture", "config", "state_dict"}
     if (
         not isinstance(payload, dict)
         or payload.keys() != expected_keys
         or payload["format"] != FORMAT_VERSION
     ):
-        raise CheckpointError("mismatch", f"checkpoint {name!r} at {path} has another file format")
+        raise CheckpointError("mismatch", f"{label} at {path} has another file format")
     saved_arch = json.loads(payload["architecture"])
     wanted_arch = architecture_record(model)
     if saved_arch != wanted_arch:
@@ -128,13 +138,11 @@ def load_checkpoint(name: str, model: M, config: object = None) -> M:
             detail = f"class {saved_arch['class']} -> {wanted_arch['class']}"
         else:
             detail = "tensors " + _describe_difference(saved_arch["tensors"], wanted_arch["tensors"])
-        raise CheckpointError(
-            "mismatch", f"checkpoint {name!r} was saved for another architecture ({detail})"
-        )
+        raise CheckpointError("mismatch", f"{label} was saved for another architecture ({detail})")
     saved_config = json.loads(payload["config"])
     if saved_config != wanted_config:
         detail = _describe_difference(saved_config, wanted_config)
-        raise CheckpointError("mismatch", f"checkpoint {name!r} was trained with another config ({detail})")
+        raise CheckpointError("mismatch", f"{label} was trained with another config ({detail})")
     model.load_state_dict(payload["state_dict"])
     return model
 

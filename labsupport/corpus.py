@@ -63,25 +63,50 @@ def _hash_fraction(text: str) -> float:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
 
 
-def stdlib_files(root: Path | None = None) -> list[Path]:
-    """The standard library's ``.py`` files used for the corpus, in a fixed pseudo-random order."""
+def _check_packages(exclude: tuple[str, ...], only: str | None) -> None:
+    if not isinstance(exclude, tuple) or not all(isinstance(p, str) and p for p in exclude):
+        raise TypeError(f"exclude must be a tuple of package names like ('asyncio',), got {exclude!r}")
+    if only is not None and (not isinstance(only, str) or not only):
+        raise TypeError(f"only must be a package name like 'asyncio' or None, got {only!r}")
+    if only is not None and only in exclude:
+        raise ValueError(f"package {only!r} cannot be both the only package and excluded")
+
+
+def stdlib_files(
+    root: Path | None = None, *, exclude: tuple[str, ...] = (), only: str | None = None
+) -> list[Path]:
+    """The standard library's ``.py`` files used for the corpus, in a fixed pseudo-random order.
+
+    Args:
+        root: the standard library's folder (default: this interpreter's).
+        exclude: top-level packages left out (e.g. ``("asyncio",)``, held out for Lab 6).
+        only: keep just this top-level package's files.
+    """
+    _check_packages(exclude, only)
     root = Path(sysconfig.get_paths()["stdlib"]) if root is None else Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no standard library folder at {root}")
-    files = [
-        f
-        for f in root.rglob("*.py")
-        if f.is_file() and not EXCLUDED_DIRS.intersection(f.relative_to(root).parts)
-    ]
+    files = []
+    for f in root.rglob("*.py"):
+        parts = f.relative_to(root).parts
+        if not f.is_file() or EXCLUDED_DIRS.intersection(parts):
+            continue
+        package = parts[0] if len(parts) > 1 else None
+        if package in exclude or (only is not None and package != only):
+            continue
+        files.append(f)
     if not files:
-        raise FileNotFoundError(f"no Python source files under {root}")
+        what = f"package {only!r}" if only is not None else "Python source files"
+        raise FileNotFoundError(f"no {what} under {root}")
     return sorted(files, key=lambda f: _hash_fraction(f.relative_to(root).as_posix()))
 
 
-def _stdlib_bytes(max_bytes: int, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+def _stdlib_bytes(
+    max_bytes: int, val_fraction: float, exclude: tuple[str, ...], only: str | None
+) -> tuple[np.ndarray, np.ndarray]:
     root = Path(sysconfig.get_paths()["stdlib"])
     train, val, total = [], [], 0
-    for path in stdlib_files(root):
+    for path in stdlib_files(root, exclude=exclude, only=only):
         data = path.read_bytes() + b"\n\n"
         name = path.relative_to(root).as_posix()
         # the validation files are chosen by a second, independent hash of the path
@@ -111,6 +136,8 @@ def load_text_corpus(
     fallback: str | None = "stdlib",
     timeout: float = 10.0,
     cache: bool = True,
+    exclude: tuple[str, ...] = (),
+    only: str | None = None,
 ) -> TextCorpus:
     """Load a byte-level corpus: ``"stdlib"`` (offline) or ``"tinyshakespeare"`` (online).
 
@@ -122,15 +149,26 @@ def load_text_corpus(
             corpus instead and says so; ``None`` raises :class:`CorpusUnavailable`.
         timeout: seconds to wait for the download.
         cache: keep the bytes under :func:`labsupport.cache_dir` (checked by a checksum).
+        exclude: ``stdlib`` only: top-level packages left out (the course model never sees
+            ``asyncio``, which Lab 6 narrows it to).
+        only: ``stdlib`` only: just this top-level package (e.g. ``"asyncio"``).
     """
     one_of("name", name, CORPORA)
     int_in("max_bytes", max_bytes, 10_000)
     number_in("val_fraction", val_fraction, 0, 1, low_open=True, high_open=True)
     one_of("fallback", fallback, ("stdlib", None))
+    _check_packages(exclude, only)
+    if name != "stdlib" and (exclude or only is not None):
+        raise ValueError(f"exclude and only select packages of the stdlib corpus, not of {name!r}")
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     if name == "stdlib":
         label = f"Python {version} standard library source"
-        file_name = f"corpus_stdlib_py{version}_{max_bytes}_val{val_fraction:g}.npz"
+        selection = "".join(f"_no-{p}" for p in sorted(exclude)) + (f"_only-{only}" if only else "")
+        if only is not None:
+            label = f"the {only} package of the Python {version} standard library"
+        elif exclude:
+            label += " without " + ", ".join(sorted(exclude))
+        file_name = f"corpus_stdlib_py{version}_{max_bytes}_val{val_fraction:g}{selection}.npz"
     else:
         label = name
         file_name = f"corpus_{name}_val{val_fraction:g}.npz"
@@ -139,7 +177,7 @@ def load_text_corpus(
     arrays = None if cached is None else (cached["train"], cached["val"])
     if arrays is None:
         if name == "stdlib":
-            arrays = _stdlib_bytes(max_bytes, val_fraction)
+            arrays = _stdlib_bytes(max_bytes, val_fraction, exclude, only)
         else:
             try:
                 arrays = _online_bytes(val_fraction, timeout)

@@ -125,3 +125,32 @@ def quantized_bytes(q: Quantized, scale_bytes: int = 2) -> float:
     instance("q", q, Quantized)
     positive_int("scale_bytes", scale_bytes)
     return q.codes.numel() * q.bits / 8 + q.num_scales * scale_bytes
+
+
+def pack_codes(q: Quantized) -> torch.Tensor:
+    """``q``'s codes as the bytes a file stores: one per int8 code, two int4 codes per byte.
+
+    Codes of 5 to 8 bits take a byte each, codes of 2 to 4 bits are offset to be unsigned
+    and packed two per byte (an odd count gets a zero nibble at the end).
+    """
+    instance("q", q, Quantized)
+    flat = q.codes.flatten()
+    if q.bits > 4:
+        return flat.clone()
+    nibbles = (flat.to(torch.int16) + 8).to(torch.uint8)  # -7..7 -> 1..15
+    if len(nibbles) % 2:
+        nibbles = torch.cat([nibbles, torch.zeros(1, dtype=torch.uint8)])
+    return nibbles[0::2] | (nibbles[1::2] << 4)
+
+
+def unpack_codes(packed: torch.Tensor, bits: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """The inverse of :func:`pack_codes`: int8 codes of ``shape``."""
+    tensor("packed", packed, ndim=1)
+    _check_bits(bits)
+    count = 1
+    for size in shape:
+        count *= positive_int("shape entries", size)
+    if bits > 4:
+        return packed[:count].to(torch.int8).reshape(shape)
+    nibbles = torch.stack([packed & 0x0F, packed >> 4], dim=1).flatten()[:count]
+    return (nibbles.to(torch.int16) - 8).to(torch.int8).reshape(shape)

@@ -143,3 +143,21 @@ def test_corpus_without_cache_writes_nothing(monkeypatch, tmp_path):
     corpus = load_text_corpus(max_bytes=SMALL, cache=False)
     assert not (tmp_path / "cache").exists()
     assert corpus.source.endswith(f"({len(corpus.train)} train + {len(corpus.val)} validation bytes)")
+
+
+def test_a_package_can_be_held_out_or_taken_alone():
+    everything = {p.as_posix() for p in stdlib_files()}
+    without = {p.as_posix() for p in stdlib_files(exclude=("asyncio",))}
+    alone = {p.as_posix() for p in stdlib_files(only="asyncio")}
+    assert alone and all("/asyncio/" in p for p in alone)
+    assert without | alone == everything and not without & alone
+    held_out = load_text_corpus(max_bytes=SMALL, cache=False, only="asyncio")
+    assert "asyncio" in held_out.source and b"async def" in bytes(held_out.train.tolist())
+    with pytest.raises(ValueError, match="both"):
+        stdlib_files(exclude=("asyncio",), only="asyncio")
+    with pytest.raises(TypeError, match="tuple of package names"):
+        stdlib_files(exclude="asyncio")
+    with pytest.raises(FileNotFoundError, match="no package 'nosuchpackage'"):
+        stdlib_files(only="nosuchpackage")
+    with pytest.raises(ValueError, match="stdlib corpus"):
+        load_text_corpus("tinyshakespeare", only="asyncio")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from labsupport.quantize import Quantized, fake_quantize, quantize, quantized_bytes
+from labsupport.quantize import Quantized, fake_quantize, pack_codes, quantize, quantized_bytes, unpack_codes
 
 
 def weight(seed: int = 0, shape: tuple[int, int] = (6, 16)) -> torch.Tensor:
@@ -101,3 +101,13 @@ def test_quantize_rejects_bad_inputs():
         quantize(w, True)
     with pytest.raises(ValueError, match="scale_bytes must be a positive int, got True"):
         quantized_bytes(quantize(w), scale_bytes=True)
+
+
+@pytest.mark.parametrize("bits", [8, 6, 4, 3, 2])
+def test_packed_codes_take_bits_over_eight_bytes_per_weight_and_unpack_exactly(bits):
+    w = torch.randn(7, 9, generator=torch.Generator().manual_seed(bits))
+    q = quantize(w, bits, "channel")
+    packed = pack_codes(q)
+    assert packed.dtype in (torch.uint8, torch.int8)
+    assert len(packed) == (63 if bits > 4 else 32)  # 63 codes: one byte each, or two per byte
+    assert torch.equal(unpack_codes(packed, bits, (7, 9)), q.codes)
