@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import math
 import shutil
@@ -74,7 +75,10 @@ def test_the_course_model_is_lab_2s_model():
     torch.manual_seed(0)
     ours = ByteLM(32, 2, 16)
     assert theirs.state_dict().keys() == ours.state_dict().keys()
-    assert all(torch.equal(a, b) for a, b in zip(theirs.state_dict().values(), ours.state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(theirs.state_dict().values(), ours.state_dict().values(), strict=True)
+    )
     x = torch.randint(0, 256, (2, 16))
     assert torch.allclose(theirs(x), ours(x))
     assert namespace["non_embedding_parameters"](theirs) == non_embedding_parameters(ours)
@@ -118,7 +122,7 @@ def test_learning_rate_warms_up_then_decays_to_a_tenth():
     assert learning_rate(10, 100, 1.0, 10) == pytest.approx(1.0)
     assert learning_rate(100, 100, 1.0, 10) == pytest.approx(0.1)
     rates = [learning_rate(s, 100, 1.0, 10) for s in range(10, 101)]
-    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(rates))
 
 
 def test_train_lm_learns_a_repeating_pattern_and_refuses_frozen_models():

@@ -69,3 +69,12 @@ def test_the_student_is_far_cheaper(lab):
     v, t = lab["values"], lab["timings"]
     assert v["parameter_ratio"] > 50 and v["flop_ratio"] > 50
     assert t["latency_ratio_batch"] > 1 and t["latency_ratio_one_signal"] > 1
+
+
+def test_a_distilled_byte_level_student_beats_the_same_student_on_the_bytes_alone(lab):
+    """Part 10: the course model teaches a student several times smaller, at equal steps and data."""
+    v = lab["values"]
+    assert v["lm_size_ratio"] > 4, "several times smaller"
+    assert v["lm_distilled_bits_per_byte"] < v["lm_bytes_only_bits_per_byte"] - 0.05
+    assert v["lm_teacher_bits_per_byte"] < v["lm_distilled_bits_per_byte"] - 1.0, "far from the teacher"
+    assert v["lm_teacher_bits_per_byte"] < 2.5
