@@ -58,7 +58,7 @@ from labsupport.sweep import MLPSweep
 from labsupport.sweep_train import evaluate_sweep, train_sweep
 from labsupport.timing import matmul_flops_per_second, time_it
 from labsupport.train import evaluate, fit
-from labsupport.widgets import Choice, Slider, interactive_plot
+from labsupport.widgets import Choice, Slider, TextBox, interactive_plot
 
 __version__ = "0.1.0"
 
@@ -176,6 +176,7 @@ __all__ += [
 __all__ += [
     "Choice",
     "Slider",
+    "TextBox",
     "interactive_plot",
     "report_summary",
 ]

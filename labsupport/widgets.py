@@ -43,7 +43,18 @@ class Choice:
             raise ValueError(f"value {self.value!r} is not one of the options {list(self.options)!r}")
 
 
-Control = Slider | Choice
+@dataclass(frozen=True)
+class TextBox:
+    """A one-line text box (e.g. a prompt for the code model); the figure redraws on Enter."""
+
+    value: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.value, str):
+            raise TypeError(f"a TextBox's value must be a string, got {type(self.value).__name__}")
+
+
+Control = Slider | Choice | TextBox
 
 
 def widgets_mode() -> str:
@@ -64,6 +75,8 @@ def _to_widget(name: str, control: Control) -> Any:
 
     if isinstance(control, Choice):
         return w.Dropdown(options=list(control.options), value=control.value, description=name)
+    if isinstance(control, TextBox):
+        return w.Text(value=control.value, description=name, continuous_update=False)
     values = (control.low, control.high, control.step, control.value)
     cls = w.IntSlider if all(isinstance(v, int) for v in values) else w.FloatSlider
     return cls(min=control.low, max=control.high, step=control.step, value=control.value, description=name)
@@ -73,7 +86,7 @@ def interactive_plot(plot: Callable[..., Any], **controls: Control) -> Any:
     """Show ``plot(**values)`` with a control per keyword argument (every lab's figures with sliders).
 
     ``plot`` is any callable (a function, a ``functools.partial``, a lambda, a bound method)
-    that draws a matplotlib figure. Live (Jupyter, Colab): displays the controls above the
+    that draws a matplotlib figure (or prints: Lab 4's completion demo prints text). Live (Jupyter, Colab): displays the controls above the
     figure, redraws it whenever a control changes, and returns the ipywidgets ``VBox``.
     Static (the website, ``LABSUPPORT_WIDGETS=static``): draws once at the defaults and
     returns ``None``.
@@ -85,8 +98,10 @@ def interactive_plot(plot: Callable[..., Any], **controls: Control) -> Any:
     if not callable(plot):
         raise TypeError(f"plot must be callable, got {type(plot).__name__}")
     for name, control in controls.items():
-        if not isinstance(control, (Slider, Choice)):
-            raise TypeError(f"control {name!r} must be a Slider or a Choice, got {type(control).__name__}")
+        if not isinstance(control, (Slider, Choice, TextBox)):
+            raise TypeError(
+                f"control {name!r} must be a Slider, a Choice or a TextBox, got {type(control).__name__}"
+            )
     if widgets_mode() == "static":
         plot(**{name: c.value for name, c in controls.items()})
         return None

@@ -5,7 +5,7 @@ import functools
 import matplotlib
 import pytest
 
-from labsupport import Choice, Slider, interactive_plot
+from labsupport import Choice, Slider, TextBox, interactive_plot
 from labsupport.widgets import widgets_mode
 
 matplotlib.use("Agg")
@@ -29,14 +29,17 @@ def test_live_mode_builds_int_and_float_sliders(monkeypatch):
     monkeypatch.setenv("LABSUPPORT_WIDGETS", "live")
     seen = []
     ui = interactive_plot(
-        lambda w, lr, kind: seen.append((w, lr, kind)),
+        lambda w, lr, kind, prompt: seen.append((w, lr, kind, prompt)),
         w=Slider(1, 9, 1, 4),
         lr=Slider(0.1, 1.0, 0.1, 0.5),
         kind=Choice(["a", "b"], "a"),
+        prompt=TextBox("def f("),
     )
-    kinds = [type(child).__name__ for child in ui.children[:3]]
-    assert kinds == ["IntSlider", "FloatSlider", "Dropdown"]
-    assert seen[-1] == (4, 0.5, "a")
+    kinds = [type(child).__name__ for child in ui.children[:4]]
+    assert kinds == ["IntSlider", "FloatSlider", "Dropdown", "Text"]
+    assert seen[-1] == (4, 0.5, "a", "def f(")
+    ui.children[3].value = "import "  # what a learner types, then Enter
+    assert seen[-1] == (4, 0.5, "a", "import ")
 
 
 def test_widget_bad_inputs(monkeypatch):
@@ -44,7 +47,9 @@ def test_widget_bad_inputs(monkeypatch):
         Slider(0, 1, 0.1, 2)
     with pytest.raises(ValueError, match="not one of the options"):
         Choice(["a"], "b")
-    with pytest.raises(TypeError, match="must be a Slider or a Choice"):
+    with pytest.raises(TypeError, match="value must be a string"):
+        TextBox(3)
+    with pytest.raises(TypeError, match="must be a Slider, a Choice or a TextBox"):
         interactive_plot(lambda x: None, x=3)
     monkeypatch.setenv("LABSUPPORT_WIDGETS", "sometimes")
     with pytest.raises(ValueError, match="must be 'live' or 'static'"):

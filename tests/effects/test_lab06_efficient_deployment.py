@@ -80,3 +80,59 @@ def test_every_method_forgets_much_of_the_original_task_and_lora_is_not_spared(l
 def test_every_fine_tuned_model_stays_below_the_original_models_own_accuracy(lab):
     best = max(acc for _, acc, _ in _finetuned(lab).values())
     assert best < lab["fp32_accuracy"] - 0.1, "a few examples and steps are not the original training"
+
+
+def test_the_code_model_quantizes_like_the_mlp(lab):
+    """Part 4: int8 is free for the course model; at 4 and 3 bits finer scales decide."""
+    fp32 = lab["lm_fp32_bits_per_byte"]
+    for scheme in ("tensor", "channel", "group"):
+        assert lab[f"lm_int8_per_{scheme}_bits_per_byte"] == pytest.approx(fp32, abs=0.01), scheme
+    for bits in (4, 3):
+        by_scheme = [lab[f"lm_int{bits}_per_{s}_bits_per_byte"] for s in ("tensor", "channel", "group")]
+        assert by_scheme[0] > by_scheme[1] > by_scheme[2], (bits, by_scheme)
+    assert lab["lm_int4_per_tensor_bits_per_byte"] > fp32 + 0.3, "one scale per tensor at 4 bits hurts"
+    assert lab["lm_int4_per_group_bits_per_byte"] < fp32 + 0.25, "groups keep most of the quality"
+    assert lab["lm_int4_per_group_bits_per_weight"] < 5.5, "scales included"
+
+
+def test_packed_4_bit_files_are_smaller_on_disk(lab):
+    fp32, int8, int4 = (lab[f"lm_file_bytes_{k}"] for k in ("fp32", "int8_per_channel", "int4_per_group"))
+    assert int4 < int8 < 0.55 * fp32
+    assert int4 < 0.45 * fp32
+
+
+def test_a_rewound_lottery_ticket_beats_the_same_mask_reinitialised(lab):
+    """Part 5 (Frankle & Carbin 2019): at high sparsity the initial values of the survivors matter."""
+    sparsities = lab["prune_sparsities"]
+    tickets, reinits = lab["ticket_accuracy"], lab["random_reinit_accuracy"]
+    pruned = lab["pruned_no_retraining_accuracy"]
+    high = [i for i, s in enumerate(sparsities) if 0.8 <= s <= 0.9]
+    assert high, sparsities
+    for i in high:
+        assert tickets[i] > reinits[i] + 0.02, (sparsities[i], tickets[i], reinits[i])
+        assert tickets[i] > pruned[i] + 0.2, "retraining is what makes pruning work"
+    assert min(tickets) < lab["dense_accuracy_prune_steps"], "the sparsest ticket falls behind the dense one"
+    half = sparsities.index(0.5)
+    assert tickets[half] > lab["dense_accuracy_prune_steps"] - 0.03, "half the weights suffice"
+
+
+def test_narrowing_the_code_model_to_asyncio_helps_there_and_costs_elsewhere(lab):
+    """Part 7: the Copilot move in miniature, on a package the model never saw."""
+    rows = dict(
+        zip(
+            lab["narrow_methods"],
+            zip(
+                lab["narrow_trainable_share"],
+                lab["narrow_asyncio_bits_per_byte"],
+                lab["narrow_general_bits_per_byte"],
+                strict=True,
+            ),
+            strict=True,
+        )
+    )
+    _, general_asyncio, general_rest = rows.pop("general")
+    (lora_share, lora_asyncio, lora_rest) = next(v for k, v in rows.items() if k.startswith("LoRA"))
+    _, full_asyncio, full_rest = rows["full fine-tuning"]
+    assert lora_share < 0.1, "LoRA trains a few percent of the weights"
+    assert full_asyncio < lora_asyncio < general_asyncio - 0.05
+    assert general_rest < lora_rest < full_rest, "full fine-tuning forgets the most of the rest"
