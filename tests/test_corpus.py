@@ -151,7 +151,7 @@ def test_a_package_can_be_held_out_or_taken_alone():
     alone = {p.as_posix() for p in stdlib_files(only="asyncio")}
     assert alone and all("/asyncio/" in p for p in alone)
     assert without | alone == everything and not without & alone
-    held_out = load_text_corpus(max_bytes=SMALL, cache=False, only="asyncio")
+    held_out = load_text_corpus(max_bytes=10**7, cache=False, only="asyncio")
     assert "asyncio" in held_out.source and b"async def" in bytes(held_out.train.tolist())
     with pytest.raises(ValueError, match="both"):
         stdlib_files(exclude=("asyncio",), only="asyncio")

@@ -1,0 +1,160 @@
+"""Optimizers for a sweep of models stored stacked (Chapters 2 and 3): one learning rate per model.
+
+A :class:`~labsupport.sweep.MLPSweep` stores its models' weights stacked along a leading model
+axis, so ``torch.optim`` would give every model the same learning rate and schedule. These
+optimizers take ``(parameter, model_index)`` pairs (:meth:`MLPSweep.parameters_by_model`) and a
+learning rate per model at each step, which lets each model warm up, decay and stop on its own
+schedule (:func:`lr_factors`), as a fixed-compute (IsoFLOP) experiment needs. Both work element
+by element, so the models stay independent: each is trained exactly as if it were alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from labsupport._validate import number_in, one_of
+
+SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+
+
+class _PerModelOptimizer:
+    """What both optimizers share: the ``(parameter, model_index)`` pairs and ``zero_grad``."""
+
+    def __init__(self, params: Sequence[tuple[torch.Tensor, torch.Tensor]], weight_decay: float) -> None:
+        if not params:
+            raise ValueError(
+                f"{type(self).__name__} needs at least one (parameter, model_index) pair, got none"
+            )
+        for p, index in params:
+            if index.shape != p.shape[:1]:
+                raise ValueError(
+                    f"model_index needs one entry per row of its parameter, got {tuple(index.shape)} for {tuple(p.shape)}"
+                )
+        self.params = [p for p, _ in params]
+        self.index = [index for _, index in params]
+        self.weight_decay = number_in("weight_decay", weight_decay, 0)
+        self.t = 0
+        self._lr: torch.Tensor | None = None
+        self._rates: list[torch.Tensor] = []
+
+    def rates(self, lr: torch.Tensor) -> list[torch.Tensor]:
+        """Each parameter's learning rates, ``lr[model]`` broadcast over its rows.
+
+        Kept from the last step while ``lr`` does not change: for a sweep's one flat parameter
+        the gather touches every entry, which costs as much as an update.
+        """
+        if self._lr is None or not torch.equal(lr, self._lr):
+            self._lr = lr.clone()
+            self._rates = [
+                lr[i].view(-1, *([1] * (p.ndim - 1))) for p, i in zip(self.params, self.index, strict=True)
+            ]
+        return self._rates
+
+    def zero_grad(self) -> None:
+        """Drop the gradients (set them to ``None``)."""
+        for p in self.params:
+            p.grad = None
+
+
+class BatchedAdam(_PerModelOptimizer):
+    """Adam with decoupled weight decay (as ``torch.optim.AdamW``) and a learning rate per model.
+
+    Takes ``(parameter, model_index)`` pairs (as :meth:`MLPSweep.parameters_by_model` gives):
+    entry ``j`` along a parameter's first axis belongs to model ``model_index[j]``. ``step(lr)``
+    takes one learning rate per model; a zero freezes that model for the step.
+    """
+
+    def __init__(
+        self,
+        params: Sequence[tuple[torch.Tensor, torch.Tensor]],
+        *,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, weight_decay)
+        for i, beta in enumerate(betas):
+            number_in(f"betas[{i}]", beta, 0, 1, high_open=True)
+        self.betas = betas
+        self.eps = number_in("eps", eps, 0, low_open=True)
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+
+    @torch.no_grad()
+    def step(self, lr: torch.Tensor) -> None:
+        """One Adam step with learning rate ``lr[m]`` for model ``m``."""
+        beta1, beta2 = self.betas
+        self.t += 1
+        bias1, bias2 = 1 - beta1**self.t, 1 - beta2**self.t
+        for p, rate, m, v in zip(self.params, self.rates(lr), self.exp_avg, self.exp_avg_sq, strict=True):
+            if p.grad is None:
+                continue
+            m.lerp_(p.grad, 1 - beta1)
+            v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+            if self.weight_decay:
+                p.mul_(1 - rate * self.weight_decay)
+            p.addcdiv_(m * (rate / bias1), v.sqrt().div_(math.sqrt(bias2)).add_(self.eps), value=-1.0)
+
+
+def lr_factors(
+    step: int, steps: torch.Tensor, *, schedule: str, warmup_steps: int, min_lr_fraction: float
+) -> torch.Tensor:
+    """Learning-rate multiplier of each model at ``step`` (1-based) given its own ``steps``.
+
+    Linear warm-up over ``warmup_steps``, then constant or a cosine decay to
+    ``min_lr_fraction`` at the model's last step; zero after it (the model is frozen).
+    :func:`train_sweep` checks the arguments once, before its first step.
+    """
+    progress = ((step - 1) / steps.clamp(min=1)).clamp(max=1.0)
+    if schedule == "cosine":
+        factor = min_lr_fraction + (1 - min_lr_fraction) * 0.5 * (1 + torch.cos(math.pi * progress))
+    elif schedule == "constant":
+        factor = torch.ones_like(progress)
+    else:
+        one_of("schedule", schedule, SCHEDULES)  # raises: an unknown schedule
+    if warmup_steps > 0:
+        factor = factor * min(1.0, step / warmup_steps)
+    return torch.where(steps >= step, factor, torch.zeros_like(factor))
+
+
+class BatchedSGD(_PerModelOptimizer):
+    """SGD with momentum (as ``torch.optim.SGD``, dampening 0) and a learning rate per model.
+
+    Takes ``(parameter, model_index)`` pairs like :class:`BatchedAdam`. ``step(lr)`` takes one
+    learning rate per model; a zero freezes that model for the step (its velocity still decays).
+    The buffers update with ``torch._foreach`` operations: a few calls per step for all
+    parameters, not a few per parameter.
+    """
+
+    def __init__(
+        self,
+        params: Sequence[tuple[torch.Tensor, torch.Tensor]],
+        *,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, weight_decay)
+        self.momentum = number_in("momentum", momentum, 0, 1, high_open=True)
+        self.velocity = [torch.zeros_like(p) for p in self.params]
+
+    @torch.no_grad()
+    def step(self, lr: torch.Tensor) -> None:
+        """One step ``v = momentum * v + g``, ``p -= lr[m] * v`` (the first step takes ``v = g``)."""
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        params = [self.params[i] for i in live]
+        grads = [self.params[i].grad for i in live]
+        velocity = [self.velocity[i] for i in live]
+        if self.weight_decay:
+            grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
+        if self.t == 0:
+            torch._foreach_copy_(velocity, grads)
+        else:
+            torch._foreach_mul_(velocity, self.momentum)
+            torch._foreach_add_(velocity, grads)
+        rates = [self.rates(lr)[i] for i in live]
+        torch._foreach_addcmul_(params, velocity, rates, value=-1.0)
+        self.t += 1
