@@ -20,8 +20,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import platform
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -127,6 +129,7 @@ def train(cfg: TrainConfig, out: Path) -> dict:
         lr=cfg.lr, seed=cfg.seed * 1000 + rank, log_every=0 if rank else max(1, cfg.steps // 10),
     )  # fmt: skip
     record: dict = {}
+    last = max(1, cfg.steps // 10)  # the training loss is reported over the last tenth of the run
     if rank == 0:
         val_x, val_y = eval_windows(corpus.val, cfg.context, max_windows=cfg.eval_windows)
         config = dataclasses.asdict(cfg)
@@ -143,9 +146,7 @@ def train(cfg: TrainConfig, out: Path) -> dict:
             ),
             "epochs": cfg.steps * cfg.batch_size * cfg.context / len(corpus.train),
             "val_bits_per_byte": bits_per_byte(model, val_x, val_y),
-            "train_bits_per_byte_last_10pct": sum(history.losses[-max(1, cfg.steps // 10) :])
-            / max(1, len(history.losses[-max(1, cfg.steps // 10) :]))
-            / 0.6931471805599453,
+            "train_bits_per_byte_last_10pct": statistics.mean(history.losses[-last:]) / math.log(2),
             "seconds": round(history.seconds, 1),
             "processes": world,
             "device": device.type,
