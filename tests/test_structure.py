@@ -234,3 +234,20 @@ def test_every_lab_ends_with_its_summary(lab):
     calls = [c for c in code if "report_summary(" in "".join(c["source"])]
     assert len(calls) == 1, f"{path.name}: one report_summary(...) cell, found {len(calls)}"
     assert f'"{path.stem}"' in "".join(calls[0]["source"]), f"{path.name}: report_summary names its lab"
+
+
+#: The widest code line the site's code column shows without a scroll bar at 1280 px (the
+#: browser test measures it; this is its cheap proxy for the edit loop).
+WIDEST_CODE_LINE = 89
+
+
+def test_code_lines_fit_the_sites_column(lab):
+    path, nb = lab
+    wide = [
+        f"cell {i}: {line!r}"
+        for i, cell in enumerate(nb["cells"])
+        if cell["cell_type"] == "code"
+        for line in "".join(cell["source"]).splitlines()
+        if len(line) > WIDEST_CODE_LINE
+    ]
+    assert not wide, f"{path.name}: code lines over {WIDEST_CODE_LINE} characters:\n" + "\n".join(wide)
