@@ -19,10 +19,10 @@ COLAB_VENV := .venv-colab
 COLAB_MINOR := $(shell sed -n 's/^python==//p' colab_versions.txt)
 COLAB_PYTHON ?= $(or $(shell ls -d $$HOME/.pyenv/versions/$(COLAB_MINOR).*/bin/python$(COLAB_MINOR) 2>/dev/null | sort -V | tail -n 1),$(shell command -v python$(COLAB_MINOR) 2>/dev/null))
 # The edit loop: everything but the cpu-profile effect layer, the Colab run, nbgrader's autograding, the
-# book and the browser.
-QUICK := not effects and not colab and not book and not browser and not grading
+# book, the browser and the slow tests (real training scripts, torchrun launches).
+QUICK := not effects and not colab and not book and not browser and not grading and not slow
 
-.PHONY: setup colab-env book test check lint serve bench sync-labs instructor-kit course-model clean
+.PHONY: setup colab-env book test check lint serve bench sync-labs instructor-kit course-model draft-models clean
 
 setup: $(STAMP)
 
@@ -90,6 +90,10 @@ bench: setup
 NPROC ?= 1
 course-model: setup
 	$(if $(filter 1,$(NPROC)),$(BIN)/python,$(BIN)/torchrun --standalone --nproc_per_node $(NPROC)) tools/train_course_model.py
+
+# Lab 7's two draft models, distilled from the course model (about 6 minutes on one core).
+draft-models: setup
+	$(BIN)/python tools/train_draft_models.py
 
 # The instructor kit (_build/instructor): student versions, solutions, an nbgrader course
 # folder and the rubric, made by nbgrader from the labs.

@@ -6,11 +6,14 @@ Each check prints a short confirmation when the answer is right and raises an
 
 * :func:`check_close`: a number; :func:`check_function`: a function of numbers;
 * :func:`check_tensor_function`: a function of tensors, against a reference function;
-* :func:`check_smallest` and :func:`check_closest`: the result of an open experiment (the
+* :func:`check_smallest`, :func:`check_closest` and :func:`check_largest`: the result of an open experiment (the
   smallest setting that meets a condition, the setting closest to a target), checked by
   testing the learner's answer and its rivals, so the check holds no answer;
 * :func:`check_fake_quantizer` (Lab 6) and :func:`check_moe_layer` (Lab 5): a learner's
-  quantizer or MoE layer against the library's answer key.
+  quantizer or MoE layer against the library's answer key;
+* Lab 7's :func:`check_kv_cache_formula` (against real caches), :func:`check_verifier` (greedy
+  cases, then a chi-square test of its samples) and :func:`check_tokens_per_pass` (against a
+  simulation).
 
 (The argument checks that raise ``ValueError``/``TypeError`` for bad inputs are a different
 thing, in ``labsupport._validate``.)
@@ -26,8 +29,11 @@ import torch
 from torch import nn
 
 from labsupport._validate import describe
+from labsupport.codemodel import ByteLM
 from labsupport.moe import MoELayer
 from labsupport.quantize import fake_quantize
+from labsupport.serving import KVCache, forward_cached
+from labsupport.speculative import sequence_test, verify_draft
 
 
 def check_close(name: str, answer: float, expected: float, *, rtol: float = 1e-6, atol: float = 0.0) -> None:
@@ -106,6 +112,20 @@ def check_closest(name: str, answer: Any, distance: Callable[[Any], float], riva
                 f"{name} = {answer!r} is {mine:g} away from the target, but {rival!r} is closer ({theirs:g})"
             )
     print(f"✓ {name} = {answer!r} is the closest ({mine:g} away)")
+
+
+def check_largest(
+    name: str, answer: Any, value: Callable[[Any], float], rivals: Iterable[Any], *, what: str
+) -> None:
+    """Check that ``value(answer)`` (``what`` it measures) is at least ``value(rival)`` for every rival."""
+    _no_answer(name, answer)
+    mine = value(answer)
+    for rival in rivals:
+        if (theirs := value(rival)) > mine:
+            raise AssertionError(
+                f"{name} = {answer!r} has {what} {mine:.4g}, but {rival!r} has more ({theirs:.4g})"
+            )
+    print(f"✓ {name} = {answer!r} has the largest {what} ({mine:.4g})")
 
 
 def check_tensor_function(
@@ -206,3 +226,84 @@ def check_moe_layer(layer_cls: type[nn.Module], *, atol: float = 1e-5) -> None:
                     f"balance loss {float(got_balance):.6g} differs from {float(want_balance):.6g} {where}"
                 )
     print("✓ MoELayer: same outputs and balance loss as labsupport.MoELayer, with and without capacity")
+
+
+def check_kv_cache_formula(fn: Callable[..., Any]) -> None:
+    """Check ``fn(n_layers, n_kv_heads, head_dim, positions, batch, bytes_per_value)`` against real caches.
+
+    Each case runs a :class:`~labsupport.codemodel.ByteLM` over a batch of windows with a
+    :class:`~labsupport.serving.KVCache` and compares the answer with the bytes the cache holds.
+    """
+    if not callable(fn):
+        raise AssertionError(f"kv_cache_bytes: expected a function, got {type(fn).__name__}")
+    for d_model, n_layers, positions, batch, dtype in [
+        (48, 2, 100, 1, torch.float32),
+        (32, 3, 17, 4, torch.float32),
+        (64, 1, 40, 2, torch.bfloat16),
+    ]:
+        torch.manual_seed(0)
+        model = ByteLM(d_model, n_layers, 128).to(dtype)
+        cache = KVCache()
+        with torch.no_grad():
+            forward_cached(model, torch.zeros(batch, positions, dtype=torch.long), cache)
+        heads, size = d_model // 16, torch.empty(0, dtype=dtype).element_size()
+        case = (n_layers, heads, 16, positions, batch, size)
+        got = fn(*case)
+        if got is None or float(got) != cache.nbytes:
+            raise AssertionError(
+                f"kv_cache_bytes{case}: got {got!r}, but a real cache of a {n_layers}-layer model with "
+                f"{heads} heads of 16 dimensions, {batch} sequence(s) of {positions} positions at "
+                f"{size} bytes per value holds {cache.nbytes:,} bytes"
+            )
+    print("✓ kv_cache_bytes: equals the bytes of real caches in all 3 cases")
+
+
+def check_verifier(fn: Callable[..., Any], *, trials: int = 3000, seed: int = 1) -> None:
+    """Check a speculative-sampling rule ``fn(p, q, drafted, generator) -> (kept, next)``.
+
+    Greedy (one-hot) cases must give what :func:`~labsupport.speculative.verify_draft` gives; on
+    a three-token Markov chain, the sequences it produces must pass a chi-square test against
+    the target's exact distribution (:func:`~labsupport.speculative.sequence_test`).
+    """
+    if not callable(fn):
+        raise AssertionError(f"verify: expected a function, got {type(fn).__name__}")
+    eye = torch.eye(5)
+    for target, drafted in [([1, 2, 3], [1, 2]), ([1, 2, 3], [1, 4]), ([0, 2, 3, 4], [3, 2, 3]), ([4], [])]:
+        p, q = eye[target], eye[drafted] if drafted else torch.empty(0, 5)
+        case = f"greedy: target picks {target}, draft proposed {drafted}"
+        got = fn(p, q, torch.tensor(drafted, dtype=torch.long), torch.Generator().manual_seed(0))
+        want = verify_draft(p, q, torch.tensor(drafted, dtype=torch.long), torch.Generator().manual_seed(0))
+        if not (isinstance(got, tuple) and len(got) == 2) or tuple(int(v) for v in got) != want:
+            raise AssertionError(f"verify, {case}: got {got!r}, expected {want} (kept, next token)")
+    P = torch.tensor([[0.5, 0.3, 0.2], [0.2, 0.5, 0.3], [0.3, 0.2, 0.5]])
+    Q = torch.tensor([[0.2, 0.3, 0.5], [0.4, 0.4, 0.2], [1 / 3, 1 / 3, 1 / 3]])
+    test = sequence_test(P, Q, k=2, new_tokens=3, trials=trials, seed=seed, verify=fn)
+    if test.p_value < 1e-4:
+        raise AssertionError(
+            f"verify: {trials} sampled sequences do not follow the target's distribution "
+            f"(chi-square p = {test.p_value:.2g}); check the acceptance probability and the residual"
+        )
+    print(
+        f"✓ verify: greedy cases right; sampled output matches the target (chi-square p = {test.p_value:.2f})"
+    )
+
+
+def check_tokens_per_pass(fn: Callable[[float, int], float]) -> None:
+    """Check ``fn(alpha, k)``, the expected bytes per target pass, against a simulation.
+
+    The simulation drafts ``k`` bytes, keeps each with probability ``alpha`` until the first
+    rejection, and always adds the target's own byte.
+    """
+    if not callable(fn):
+        raise AssertionError(f"bytes_per_pass: expected a function, got {type(fn).__name__}")
+    g = torch.Generator().manual_seed(0)
+    for alpha, k in [(0.3, 1), (0.6, 3), (0.9, 6), (0.5, 0), (1.0, 4)]:
+        kept = (torch.rand(200_000, k, generator=g) < alpha).cumprod(dim=1).sum(dim=1)
+        simulated = float((kept + 1).double().mean())
+        got = fn(alpha, k)
+        if got is None or not math.isclose(float(got), simulated, rel_tol=0.01):
+            raise AssertionError(
+                f"bytes_per_pass({alpha}, {k}): got {got!r}, but a simulation of 200,000 rounds averages "
+                f"{simulated:.4f}"
+            )
+    print("✓ bytes_per_pass: agrees with the simulation in all 5 cases")

@@ -27,15 +27,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labsupport._validate import int_in, module, number_in, positive_int, tensor
+from labsupport._validate import int_in, module, non_negative_int, number_in, positive_int, tensor
 from labsupport.cache import sha256_of
 from labsupport.checkpoints import read_checkpoint_file
 from labsupport.corpus import TextCorpus, load_text_corpus
 
 #: Where the shipped weights and their training record live, inside the package.
 WEIGHTS_DIR = "weights"
-COURSE_MODEL_FILE = "course_model.pt"
-COURSE_RECORD_FILE = "course_model.json"
+COURSE_MODEL = "course_model"
+COURSE_MODEL_FILE = f"{COURSE_MODEL}.pt"
+COURSE_RECORD_FILE = f"{COURSE_MODEL}.json"
+#: Small models distilled from the course model (``tools/train_draft_models.py``), the drafts
+#: of Lab 7's speculative decoding: name -> what it is.
+DRAFT_MODELS = {
+    "draft_student": "Lab 4's student (d_model 16, two layers), distilled for longer",
+    "draft_bigram": "d_model 64 and no blocks: a bigram model, distilled",
+}
 #: The package the course model never saw, for Lab 6's narrowing.
 HELD_OUT_PACKAGE = "asyncio"
 
@@ -50,7 +57,7 @@ class ByteLMConfig:
 
     def __post_init__(self) -> None:
         positive_int("d_model", self.d_model)
-        positive_int("n_layers", self.n_layers)
+        non_negative_int("n_layers", self.n_layers)  # 0: embeddings only, a bigram model
         positive_int("context", self.context)
         if self.d_model % 16:
             raise ValueError(f"d_model must be a multiple of 16 (heads of 16 dimensions), got {self.d_model}")
@@ -174,15 +181,26 @@ def weights_dir() -> Path:
     return Path(str(resources.files("labsupport") / WEIGHTS_DIR))
 
 
-def course_model_record(directory: Path | None = None) -> dict[str, Any]:
+def _model_name(name: str) -> str:
+    if name != COURSE_MODEL and name not in DRAFT_MODELS:
+        raise ValueError(f"no shipped model {name!r}; the models are {[COURSE_MODEL, *DRAFT_MODELS]}")
+    return name
+
+
+def _make_target(name: str) -> str:
+    return "course-model" if name == COURSE_MODEL else "draft-models"
+
+
+def course_model_record(directory: Path | None = None, *, name: str = COURSE_MODEL) -> dict[str, Any]:
     """What ``tools/train_course_model.py`` recorded: config, sizes, time, bits per byte, checksum.
 
-    ``directory`` defaults to :func:`weights_dir` (the shipped model).
+    ``directory`` defaults to :func:`weights_dir` (the shipped model); ``name`` picks one of
+    the drafts (:data:`DRAFT_MODELS`) instead of the course model.
     """
-    path = Path(directory or weights_dir()) / COURSE_RECORD_FILE
+    path = Path(directory or weights_dir()) / f"{_model_name(name)}.json"
     if not path.is_file():
         raise FileNotFoundError(
-            f"the course model's record is missing at {path}; run `make course-model` to train it"
+            f"the record of {name} is missing at {path}; run `make {_make_target(name)}` to train it"
         )
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -207,23 +225,29 @@ def held_out_corpus(directory: Path | None = None) -> TextCorpus:
     )
 
 
-def load_course_model(device: torch.device | str | None = None, *, directory: Path | None = None) -> ByteLM:
+def load_course_model(
+    device: torch.device | str | None = None, *, directory: Path | None = None, name: str = COURSE_MODEL
+) -> ByteLM:
     """The shipped course model in eval mode, on ``device`` (default: the CPU).
 
     The file must match the SHA-256 in its training record and is read with
     ``torch.load(..., weights_only=True)`` (through :mod:`labsupport.checkpoints`).
-    ``directory`` loads another training run's output instead of the shipped model.
+    ``directory`` loads another training run's output instead of the shipped model; ``name``
+    loads one of the drafts distilled from it (:data:`DRAFT_MODELS`).
     """
-    record = course_model_record(directory)
-    path = Path(directory or weights_dir()) / COURSE_MODEL_FILE
+    record = course_model_record(directory, name=name)
+    path = Path(directory or weights_dir()) / f"{name}.pt"
+    what = "the course model" if name == COURSE_MODEL else f"the draft model {name}"
     if not path.is_file():
-        raise FileNotFoundError(f"the course model's weights are missing at {path}; run `make course-model`")
+        raise FileNotFoundError(
+            f"the weights of {what} are missing at {path}; run `make {_make_target(name)}`"
+        )
     if sha256_of(path) != record["sha256"]:
         raise ValueError(
-            f"the course model at {path} does not match the checksum in its record "
-            f"({record['sha256'][:12]}...); reinstall labsupport or run `make course-model`"
+            f"{what} at {path} does not match the checksum in its record "
+            f"({record['sha256'][:12]}...); reinstall labsupport or run `make {_make_target(name)}`"
         )
     shape = ByteLMConfig(**record["model"])
     model = ByteLM(shape.d_model, shape.n_layers, shape.context)
-    read_checkpoint_file(path, model, record["training"], label="the course model")
+    read_checkpoint_file(path, model, record["training"], label=what)
     return model.to("cpu" if device is None else device).eval()

@@ -67,6 +67,11 @@ WRONG = {
         "return torch.round(w / scale).clamp(-qmax, qmax) * scale",
         "per-channel int8",
     ),
+    "07_serving": (  # keys and values: the factor 2 forgotten
+        1,
+        "return n_layers * n_kv_heads * head_dim * positions * batch * bytes_per_value",
+        "kv_cache_bytes",
+    ),
 }
 ROOT_LABS = {lab.stem: lab for lab in LABS}
 SOLUTION_RE = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION", re.S | re.M)

@@ -1,0 +1,280 @@
+"""The course model split across processes for inference: tensor and pipeline parallelism.
+
+Lab 7 launches this module with ``torchrun`` through :func:`run_parallel`::
+
+    python -m torch.distributed.run --standalone --nproc_per_node 2 \\
+        -m labsupport.parallel --modes tensor,pipeline --prompt-hex 6465662... --new-bytes 64 --out DIR
+
+* ``tensor`` (Megatron-LM, Shoeybi et al. 2019): every process holds a share of each layer's
+  attention heads and MLP units. The first matrix of each pair is split by output rows, the
+  second by input columns, so each process computes a partial sum of the layer's output; one
+  all-reduce per attention and one per MLP adds them: 2 per layer per step.
+* ``pipeline``: each process holds whole consecutive layers and passes the activations of
+  the new positions to the next process; the last sends the chosen byte back to the first.
+
+Each process decodes greedily with its own KV cache (its heads only, in ``tensor`` mode) and
+writes what it sent, received and computed to ``DIR/{mode}-rank{r}.pt``. The backend is ``nccl`` when
+every process can have its own GPU, else ``gloo`` on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from labsupport._validate import int_in, one_of, positive_int
+from labsupport.codemodel import ByteLM, load_course_model
+from labsupport.serving import KVCache, attend_cached, cached_attention
+
+MODES = ("tensor", "pipeline")
+
+
+def shares(n: int, world: int) -> list[range]:
+    """``range(n)`` cut into ``world`` consecutive parts as even as possible (the first ones larger)."""
+    positive_int("world", world)
+    if world > n:
+        raise ValueError(f"cannot split {n} heads or layers over {world} processes")
+    cuts = [sum(n // world + (i < n % world) for i in range(r)) for r in range(world + 1)]
+    return [range(cuts[r], cuts[r + 1]) for r in range(world)]
+
+
+@dataclass
+class Traffic:
+    """What one process sent: messages, payload bytes and the seconds spent communicating."""
+
+    messages: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    log: list[str] = field(default_factory=list)
+
+    def count(self, what: str, t: torch.Tensor, start: float) -> None:
+        self.messages += 1
+        self.bytes += t.numel() * t.element_size()
+        self.seconds += time.perf_counter() - start
+
+
+class TensorParallelBlock(nn.Module):
+    """This process's share of a :class:`~labsupport.codemodel.Block`: some heads, some MLP units."""
+
+    def __init__(self, block: nn.Module, rank: int, world: int) -> None:
+        super().__init__()
+        d, dh = block.qkv.in_features, block.qkv.in_features // block.n_heads
+        heads = shares(block.n_heads, world)[rank]
+        units = shares(block.fc.out_features, world)[rank]
+        self.n_heads, self.first = len(heads), rank == 0
+        rows = torch.cat(
+            [torch.arange(part * d + heads.start * dh, part * d + heads.stop * dh) for part in range(3)]
+        )
+        cols = torch.arange(heads.start * dh, heads.stop * dh)
+        self.ln1, self.ln2 = block.ln1, block.ln2  # replicated
+        self.qkv_w, self.qkv_b = block.qkv.weight[rows], block.qkv.bias[rows]  # split by output rows
+        self.proj_w, self.proj_b = block.proj.weight[:, cols], block.proj.bias  # split by input columns
+        self.fc_w, self.fc_b = (
+            block.fc.weight[units.start : units.stop],
+            block.fc.bias[units.start : units.stop],
+        )
+        self.out_w, self.out_b = block.out.weight[:, units.start : units.stop], block.out.bias
+
+    def forward(self, x: torch.Tensor, cache: KVCache, layer: int, traffic: Traffic) -> torch.Tensor:
+        B, t, _ = x.shape
+        qkv = F.linear(self.ln1(x), self.qkv_w, self.qkv_b)  # this process's heads only
+        q, k, v = (z.view(B, t, self.n_heads, -1).transpose(1, 2) for z in qkv.chunk(3, 2))
+        k, v = cache.extend(layer, k, v)  # the cache holds this process's heads only
+        y = cached_attention(q, k, v).transpose(1, 2).reshape(B, t, -1)
+        x = x + self._sum(F.linear(y, self.proj_w), self.proj_b, traffic)  # all-reduce
+        hidden = F.gelu(F.linear(self.ln2(x), self.fc_w, self.fc_b))  # this process's units
+        return x + self._sum(F.linear(hidden, self.out_w), self.out_b, traffic)  # all-reduce
+
+    def _sum(self, partial: torch.Tensor, bias: torch.Tensor, traffic: Traffic) -> torch.Tensor:
+        """Megatron's g: add the processes' partial outputs (one all-reduce), then the bias once."""
+        start = time.perf_counter()
+        dist.all_reduce(partial)
+        traffic.count("all_reduce", partial, start)
+        return partial + bias
+
+
+def _embed(model: ByteLM, idx: torch.Tensor, start: int) -> torch.Tensor:
+    return model.tok(idx) + model.pos(torch.arange(start, start + idx.shape[1], device=idx.device))
+
+
+def _logits(model: ByteLM, x: torch.Tensor) -> torch.Tensor:
+    return model.ln(x) @ model.tok.weight.T
+
+
+def _timed_step(device: torch.device, start: float, step_seconds: list[float]) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    step_seconds.append(time.perf_counter() - start)
+
+
+@torch.no_grad()
+def decode(model: ByteLM, mode: str, prompt: torch.Tensor, new_bytes: int, device: torch.device) -> dict:
+    """Greedy decoding in this process's part of the split; returns what it computed and sent.
+
+    Every process knows the prompt. In ``tensor`` mode each computes the full logits (after the
+    last all-reduce); in ``pipeline`` mode the last one does, and sends the byte to the first.
+    """
+    rank, world = dist.get_rank(), dist.get_world_size()
+    last, d = world - 1, model.tok.embedding_dim
+    traffic, cache, tokens = Traffic(), KVCache(), prompt.tolist()
+    logits_seen: list[torch.Tensor] = []
+    step_seconds: list[float] = []
+    first_step_bytes = 0  # sent during the prompt's pass
+    if mode == "tensor":
+        blocks = [TensorParallelBlock(b, rank, world) for b in model.blocks]
+    else:
+        blocks = [model.blocks[i] for i in shares(len(model.blocks), world)[rank]]
+    fresh = prompt[None].to(device)  # the positions this step adds: the prompt, then one byte
+    for _ in range(new_bytes):
+        start, position = time.perf_counter(), len(cache)
+        if mode == "tensor":
+            x = _embed(model, fresh, position)
+            for layer, block in enumerate(blocks):
+                x = block(x, cache, layer, traffic)
+        else:
+            if rank == 0:
+                x = _embed(model, fresh, position)
+            else:
+                x = torch.empty(1, fresh.shape[1], d, device=device)
+                dist.recv(x, rank - 1)
+            for layer, block in enumerate(blocks):
+                x = attend_cached(block, x, cache, layer)
+            if rank < last:
+                sent = time.perf_counter()
+                dist.send(x, rank + 1)
+                traffic.count("activations", x, sent)
+        cache.length += fresh.shape[1]  # every process counts the positions, cached here or not
+        token = torch.zeros(1, 1, dtype=torch.long, device=device)
+        if mode == "tensor" or rank == last:
+            logits = _logits(model, x)[0, -1]
+            logits_seen.append(logits.float().cpu())
+            token[0, 0] = logits.argmax()
+        if mode == "pipeline" and world > 1 and rank in (0, last):
+            sent = time.perf_counter()
+            if rank == last:
+                dist.send(token, 0)
+                traffic.count("byte", token, sent)
+            else:
+                dist.recv(token, last)
+        tokens.append(int(token))  # middle pipeline stages never see it: their rows read 0
+        fresh = token
+        _timed_step(device, start, step_seconds)
+        first_step_bytes = traffic.bytes if len(step_seconds) == 1 else first_step_bytes
+    return {
+        "rank": rank, "world": world, "mode": mode, "tokens": torch.tensor(tokens),
+        "logits": torch.stack(logits_seen) if logits_seen else torch.empty(0),
+        "messages": traffic.messages, "bytes": traffic.bytes, "comm_seconds": traffic.seconds,
+        "first_step_bytes": first_step_bytes,
+        "step_seconds": torch.tensor(step_seconds), "cache_bytes": cache.nbytes,
+    }  # fmt: skip
+
+
+def _init() -> torch.device:
+    """Join torchrun's process group: nccl if each process can have its own GPU, else gloo."""
+    world, local = int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available() and torch.cuda.device_count() >= world:
+        torch.cuda.set_device(local)
+        dist.init_process_group("nccl")
+        return torch.device("cuda", local)
+    dist.init_process_group("gloo")
+    return torch.device("cpu")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The script torchrun starts in every process."""
+    parser = argparse.ArgumentParser(
+        description="Greedy decoding with the course model split over processes."
+    )
+    parser.add_argument("--modes", required=True, help=f"comma-separated, of {MODES}")
+    parser.add_argument("--prompt-hex", required=True, help="the prompt's bytes, in hexadecimal")
+    parser.add_argument("--new-bytes", type=int, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="folder for {mode}-rank{r}.pt")
+    parser.add_argument("--weights", type=Path, help="another training run's folder (default: shipped)")
+    args = parser.parse_args(argv)
+    modes = args.modes.split(",")
+    for mode in modes:
+        one_of("mode", mode, MODES)
+    if "WORLD_SIZE" not in os.environ:
+        parser.error("run me with torchrun (labsupport.parallel.run_parallel does)")
+    torch.set_num_threads(1)
+    device = _init()
+    model = load_course_model(device, directory=args.weights)
+    prompt = torch.tensor(list(bytes.fromhex(args.prompt_hex)), dtype=torch.long)
+    for mode in modes:
+        result = decode(model, mode, prompt, args.new_bytes, device)
+        torch.save(result, args.out / f"{mode}-rank{result['rank']}.pt")
+        dist.barrier()
+    dist.destroy_process_group()
+
+
+@dataclass(frozen=True)
+class ParallelRun:
+    """One mode of :func:`run_parallel`: the bytes decoded and, per process, what it sent."""
+
+    mode: str
+    tokens: list[int]  # the prompt and the new bytes
+    logits: torch.Tensor  # (new bytes, 256): the next-byte logits at each step
+    ranks: list[dict]  # each process's record (messages, bytes, comm_seconds, step_seconds, ...)
+
+
+def torchrun_command(
+    modes: tuple[str, ...], prompt: bytes, new_bytes: int, processes: int, out: Path
+) -> list[str]:
+    """The command line :func:`run_parallel` runs: torchrun, started from this Python."""
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+        "-m", "labsupport.parallel", "--modes", ",".join(modes), "--prompt-hex", prompt.hex(),
+        "--new-bytes", str(new_bytes), "--out", str(out),
+    ]  # fmt: skip
+
+
+def run_parallel(
+    prompt: bytes,
+    new_bytes: int,
+    *,
+    modes: tuple[str, ...] = MODES,
+    processes: int = 2,
+    workdir: Path,
+    timeout: float = 300,
+) -> tuple[dict[str, ParallelRun], float]:
+    """Launch ``processes`` copies of this module with torchrun; each decodes in every mode.
+
+    Returns each mode's run and the wall time of the whole launch (processes starting included).
+    """
+    for mode in modes:
+        one_of("mode", mode, MODES)
+    if not isinstance(prompt, bytes) or not prompt:
+        raise ValueError(f"prompt must be non-empty bytes, got {prompt!r}")
+    positive_int("new_bytes", new_bytes)
+    int_in("processes", processes, 1)
+    out = Path(workdir)
+    out.mkdir(parents=True, exist_ok=True)
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    done = subprocess.run(
+        torchrun_command(modes, prompt, new_bytes, processes, out),
+        capture_output=True, text=True, timeout=timeout, env=env,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"torchrun failed with exit status {done.returncode}:\n{done.stderr[-3000:]}")
+    runs = {}
+    for mode in modes:
+        ranks = [torch.load(out / f"{mode}-rank{r}.pt", weights_only=True) for r in range(processes)]
+        holder = ranks[-1] if mode == "pipeline" else ranks[0]  # who computed the logits
+        runs[mode] = ParallelRun(mode, ranks[0]["tokens"].tolist(), holder["logits"], ranks)
+    return runs, seconds
+
+
+if __name__ == "__main__":
+    main()
