@@ -11,7 +11,8 @@ them with the install::
     model = load_course_model()  # checked against its checksum, loaded with weights_only
     print(complete(model, "def __init__(self"))  # greedy, one line
 
-Labs 4 and 6 distil, quantize and narrow it.
+Labs 4 and 6 distil, quantize and narrow it; Lab 7 serves it, with two drafts distilled from it
+(:data:`DRAFT_MODELS`, ``tools/train_draft_models.py``).
 """
 
 from __future__ import annotations

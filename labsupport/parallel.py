@@ -24,7 +24,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -55,9 +55,9 @@ class Traffic:
     messages: int = 0
     bytes: int = 0
     seconds: float = 0.0
-    log: list[str] = field(default_factory=list)
 
-    def count(self, what: str, t: torch.Tensor, start: float) -> None:
+    def count(self, t: torch.Tensor, start: float) -> None:
+        """Count ``t`` as sent, in a call that began at ``start`` (``time.perf_counter()``)."""
         self.messages += 1
         self.bytes += t.numel() * t.element_size()
         self.seconds += time.perf_counter() - start
@@ -99,7 +99,7 @@ class TensorParallelBlock(nn.Module):
         """Megatron's g: add the processes' partial outputs (one all-reduce), then the bias once."""
         start = time.perf_counter()
         dist.all_reduce(partial)
-        traffic.count("all_reduce", partial, start)
+        traffic.count(partial, start)
         return partial + bias
 
 
@@ -152,7 +152,7 @@ def decode(model: ByteLM, mode: str, prompt: torch.Tensor, new_bytes: int, devic
             if rank < last:
                 sent = time.perf_counter()
                 dist.send(x, rank + 1)
-                traffic.count("activations", x, sent)
+                traffic.count(x, sent)
         cache.length += fresh.shape[1]  # every process counts the positions, cached here or not
         token = torch.zeros(1, 1, dtype=torch.long, device=device)
         if mode == "tensor" or rank == last:
@@ -163,7 +163,7 @@ def decode(model: ByteLM, mode: str, prompt: torch.Tensor, new_bytes: int, devic
             sent = time.perf_counter()
             if rank == last:
                 dist.send(token, 0)
-                traffic.count("byte", token, sent)
+                traffic.count(token, sent)
             else:
                 dist.recv(token, last)
         tokens.append(int(token))  # middle pipeline stages never see it: their rows read 0
