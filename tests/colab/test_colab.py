@@ -107,7 +107,9 @@ def colab(tmp_path_factory, session_cache):
             kernel_name="colab", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)])
         )
 
-    return kernel_manager, env
+    yield kernel_manager, env
+    # Leave Colab's environment as it was, so the next run installs labsupport again.
+    subprocess.run([str(COLAB_PYTHON), "-m", "pip", "uninstall", "-y", "-q", "labsupport"], check=False)
 
 
 @pytest.fixture(scope="module")
