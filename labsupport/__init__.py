@@ -60,7 +60,7 @@ from labsupport.timing import matmul_flops_per_second, time_it
 from labsupport.train import evaluate, fit
 from labsupport.widgets import Choice, Slider, TextBox, interactive_plot
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 # set-up: run profile, device, seed, threads (labsupport.env)
 __all__ = [

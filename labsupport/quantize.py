@@ -15,11 +15,13 @@ of a row (``"group"``)::
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
-from labsupport._validate import instance, int_in, one_of, positive_int, tensor
+from labsupport._validate import instance, int_in, module, one_of, positive_int, tensor
 
 GRANULARITIES: tuple[str, ...] = ("tensor", "channel", "group")
 
@@ -154,3 +156,27 @@ def unpack_codes(packed: torch.Tensor, bits: int, shape: tuple[int, ...]) -> tor
         return packed[:count].to(torch.int8).reshape(shape)
     nibbles = torch.stack([packed & 0x0F, packed >> 4], dim=1).flatten()[:count]
     return (nibbles.to(torch.int16) - 8).to(torch.int8).reshape(shape)
+
+
+def quantize_model(
+    model: nn.Module, bits: int, granularity: str = "channel", group_size: int | None = None
+) -> tuple[nn.Module, float]:
+    """A copy of ``model`` with every ``nn.Linear`` weight fake-quantized, and its weight bytes.
+
+    The bytes count each quantized weight as :func:`quantized_bytes` (codes and fp16 scales)
+    and every other parameter (biases, norms, embeddings) at its own precision. Used by the
+    capstone to compress a model to a memory budget with Lab 6's quantizer.
+    """
+    module("model", model)
+    out = copy.deepcopy(model)
+    total = 0.0
+    with torch.no_grad():
+        for name, param in out.named_parameters():
+            owner = out.get_submodule(name.rsplit(".", 1)[0]) if "." in name else out
+            if isinstance(owner, nn.Linear) and name.endswith(".weight"):
+                q = quantize(param, bits, granularity, group_size)
+                param.copy_(q.dequantize())
+                total += quantized_bytes(q)
+            else:
+                total += param.numel() * param.element_size()
+    return out, total

@@ -72,6 +72,11 @@ WRONG = {
         "return n_layers * n_kv_heads * head_dim * positions * batch * bytes_per_value",
         "kv_cache_bytes",
     ),
+    "08_capstone": (  # the irreducible loss E forgotten
+        1,
+        "gap = target - law.A / N**law.alpha\nreturn math.inf if gap <= 0 else (law.B / gap) ** (1 / law.beta)",
+        "tokens_for_loss",
+    ),
 }
 ROOT_LABS = {lab.stem: lab for lab in LABS}
 SOLUTION_RE = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION", re.S | re.M)

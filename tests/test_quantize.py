@@ -111,3 +111,23 @@ def test_packed_codes_take_bits_over_eight_bytes_per_weight_and_unpack_exactly(b
     assert packed.dtype in (torch.uint8, torch.int8)
     assert len(packed) == (63 if bits > 4 else 32)  # 63 codes: one byte each, or two per byte
     assert torch.equal(unpack_codes(packed, bits, (7, 9)), q.codes)
+
+
+def test_quantize_model_fake_quantizes_every_linear_and_counts_its_bytes():
+    from torch import nn
+
+    from labsupport.quantize import quantize_model
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    x = torch.randn(32, 8)
+    int8, int8_bytes = quantize_model(model, 8, "channel")
+    # codes: 1 byte per weight; one fp16 scale per row; biases fp32
+    assert int8_bytes == (8 * 16 + 16 * 2) + 2 * (16 + 2) + 4 * (16 + 2)
+    assert torch.allclose(int8(x), model(x), atol=0.02), "8 bits stay close to the original"
+    int3, int3_bytes = quantize_model(model, 3, "channel")
+    assert int3_bytes < int8_bytes
+    assert (int3(x) - model(x)).abs().mean() > (int8(x) - model(x)).abs().mean()
+    assert torch.equal(model[0].weight, model[0].weight.clone()), "the original is left alone"
+    with pytest.raises(TypeError):
+        quantize_model("not a model", 8)

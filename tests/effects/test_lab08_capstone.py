@@ -1,0 +1,68 @@
+"""Chapter 8's claims, on the capstone's (Lab 8's) own cpu-profile run."""
+
+import math
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def lab(cpu_run):
+    return cpu_run("08_capstone")
+
+
+def test_the_law_fits_the_grid_and_its_optimum_is_a_size_the_grid_spans(lab):
+    v = lab["values"]
+    assert v["law_r2"] > 0.9, "the parametric law describes the small runs"
+    assert 0.3 < v["law_a"] < 0.8, "N_opt grows with compute at a Chinchilla-like rate (a ≈ 0.5)"
+    assert v["bootstrap_N_low"] <= v["compute_optimal_N"] <= v["bootstrap_N_high"]
+    assert v["bootstrap_N_high"] < 2 * v["bootstrap_N_low"], "the bootstrap pins N_opt within 2x"
+
+
+def test_a_low_volume_favours_the_compute_optimal_size_and_a_high_one_the_smaller(lab):
+    v = lab["values"]
+    assert v["inference_aware_width"] < v["compute_optimal_width"]
+    assert v["inference_aware_samples"] > v["compute_optimal_samples"], "smaller, trained longer"
+    low = v["total_flops_compute_optimal_low"], v["total_flops_inference_aware_low"]
+    high = v["total_flops_compute_optimal_high"], v["total_flops_inference_aware_high"]
+    assert low[0] < low[1], "at a low query volume the compute-optimal model costs less in total"
+    assert high[1] < high[0], "at a high one the inference-aware model does"
+    assert v["queries_low"] < v["crossover_queries"] < v["queries_high"]
+    high = math.inf if v["crossover_high"] is None else v["crossover_high"]  # None: never
+    assert v["crossover_low"] <= v["crossover_queries"] <= high
+
+
+def test_both_trained_models_reach_the_target_the_law_forecast(lab):
+    v = lab["values"]
+    for name in ("compute_optimal", "inference_aware"):
+        measured, predicted = v[f"{name}_loss"], v[f"{name}_predicted"]
+        assert abs(measured - predicted) / predicted < 0.15, f"{name}: {measured} vs {predicted}"
+    assert v["inference_aware_loss"] < 1.1 * v["compute_optimal_loss"], "the smaller one is as good"
+
+
+def test_the_smaller_model_answers_faster_on_this_machine(lab):
+    t = lab["timings"]
+    assert t["inference_aware_seconds_per_query"] < t["compute_optimal_seconds_per_query"]
+    assert math.isfinite(t["crossover_queries_seconds"])
+
+
+def test_int8_fits_the_budget_at_almost_no_cost_and_fewer_bits_cost_more(lab):
+    v = lab["values"]
+    size = dict(zip(v["formats"], v["format_bytes"], strict=True))
+    loss = dict(zip(v["formats"], v["format_loss"], strict=True))
+    assert size["fp32"] > v["memory_budget"] >= size[v["format_choice"]]
+    assert loss["int8"] < 1.05 * loss["fp32"], "8 bits per weight are nearly free"
+    assert loss["int3"] > 2 * loss["fp32"], "3 bits per weight are not"
+    assert v["format_choice"] in ("int8", "int6")
+
+
+def test_more_samples_with_a_verifier_solve_more_tasks(lab):
+    v = lab["values"]
+    for name in ("student", "course_model"):
+        curve = v[f"{name}_pass_at_k"]
+        assert curve == sorted(curve), f"{name}: pass@k grows with k"
+        assert curve[-1] > curve[0] + 0.1, f"{name}: {v['samples'][-1]} samples solve more tasks"
+    assert v["course_model_pass_at_k"][0] > v["student_pass_at_k"][0], "one answer: bigger is better"
+    assert v["flops_ratio"] > 4, "a course-model answer costs several student answers"
+    assert v["student_at_equal_flops"] > 0.6 * v["course_model_greedy"], (
+        "at equal inference FLOPs the student with a verifier comes close to the course model"
+    )
