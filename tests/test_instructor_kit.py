@@ -88,3 +88,14 @@ def test_sync_refuses_an_exercise_without_a_graded_check(tmp_path):
     broken.write_text(json.dumps(nb))
     with pytest.raises(ValueError, match="exercise 1 needs a graded check cell right after its solution"):
         sync(broken)
+
+
+def test_every_lab_belongs_to_the_one_chapter_with_its_number(tmp_path, monkeypatch):
+    from tools import course_tables
+
+    assert [course_tables.chapter_of(lab)[:3] for lab in LABS] == [lab.stem[:3] for lab in LABS]
+    assert course_tables.chapter_of(next(lab for lab in LABS if lab.stem.startswith("08"))) == "08_verdict"
+    monkeypatch.setattr(course_tables, "ROOT", tmp_path)
+    (tmp_path / "chapters").mkdir()
+    with pytest.raises(ValueError, match="expected one chapter"):
+        course_tables.chapter_of(LABS[0])

@@ -42,13 +42,22 @@ def lab_outline(notebook: Path) -> tuple[str, str]:
     return match["objectives"].strip(), match["pre"].strip()
 
 
+def chapter_of(lab: Path) -> str:
+    """The stem of the chapter a lab belongs to: the one page of ``chapters/`` with its number."""
+    number = lab.stem.split("_", 1)[0]
+    found = sorted((ROOT / "chapters").glob(f"{number}_*.md"))
+    if len(found) != 1:
+        raise ValueError(f"{lab.name}: expected one chapter chapters/{number}_*.md, found {len(found)}")
+    return found[0].stem
+
+
 def syllabus_markdown(labs: list[Path] = LABS) -> str:
     """The syllabus: a summary table, then each week's objectives and prerequisites."""
     lines = ["| Week | Read | Do | Time (measured) | Points |", "|---|---|---|---|---|"]
     for week, lab in enumerate(labs, start=1):
         points = sum(e.points for e in exercises(lab))
         lines.append(
-            f"| {week} | {{doc}}`../chapters/{lab.stem}` | {{doc}}`../labs/{lab.stem}` | "
+            f"| {week} | {{doc}}`../chapters/{chapter_of(lab)}` | {{doc}}`../labs/{lab.stem}` | "
             f"{time_text(lab.stem) or 'not measured'} | {points} |"
         )
     for week, lab in enumerate(labs, start=1):
