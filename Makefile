@@ -68,15 +68,17 @@ test: setup colab-env lint
 	echo "--- the lab runs: $(LABRUNS)"; cat $$log; rm -f $$log; \
 	test -z "$$fail"
 
-# The edit loop (under 2 minutes): lint, unit tests and every lab under nbval in smoke. The two
-# run side by side, one torch thread each; the labs' run loads tests/conftest.py as a plugin, so
-# its kernels get the suite's private cache too.
+# The edit loop (about 2 minutes): lint, unit tests and every lab under nbval in smoke. Two
+# processes run side by side, one torch thread each: the unit tests with the first two labs,
+# and the other labs (loading tests/conftest.py as a plugin, so their kernels get the suite's
+# private cache too); the split balances their times.
+UNIT_LABS := labs/01_complexity.ipynb labs/02_scaling_laws.ipynb
 check: setup lint
 	@log=$$(mktemp); \
-	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest tests -m "$(QUICK)" -q --durations=5 >$$log 2>&1 & unit=$$!; \
-	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest labs --nbval-lax -p tests.conftest -q --durations=5 || fail=1; \
+	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest tests $(UNIT_LABS) --nbval-lax -m "$(QUICK)" -q --durations=5 >$$log 2>&1 & unit=$$!; \
+	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest $(filter-out $(UNIT_LABS),$(wildcard labs/*.ipynb)) --nbval-lax -p tests.conftest -q --durations=5 || fail=1; \
 	wait $$unit || fail=1; \
-	echo "--- unit tests"; cat $$log; rm -f $$log; \
+	echo "--- unit tests and $(UNIT_LABS)"; cat $$log; rm -f $$log; \
 	test -z "$$fail"
 
 serve:

@@ -28,16 +28,23 @@ from labsupport.serving import generate
 def parses(line: bytes) -> bool:
     """Whether ``line`` (one line of Python, indentation removed) compiles on its own.
 
-    A line that opens a block (``if x:``, ``def f():``) compiles with a ``pass`` body; lines
-    that only make sense after another (``else:``, ``except E:``) never parse alone, and the
-    tasks are drawn so that the original line parses.
+    A line that opens a block (``if x:``, ``def f():``) compiles with a ``pass`` body; one
+    that needs a function or a loop around it (``return x``, ``await y``, ``break``) compiles
+    inside one. Lines that only make sense after another (``else:``, ``except E:``) never
+    parse alone, and the tasks are drawn so that the original line parses.
     """
     text = line.strip().decode("utf-8", errors="replace")
     if not text or text.startswith("#"):
         return False
+    bodies = (text, text + "\n    pass")
+    wrapped = [
+        b
+        for head in ("async def _():\n", "for _ in ():\n")
+        for b in (head + "    " + x.replace("\n", "\n    ") for x in bodies)
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. "invalid escape sequence" in a sampled string
-        for candidate in (text, text + "\n    pass"):
+        for candidate in (*bodies, *wrapped):
             try:
                 compile(candidate, "<line>", "exec")
                 return True
@@ -64,7 +71,8 @@ def line_tasks(
 
     A line qualifies when it has at least 20 characters, at most ``max_line`` bytes, parses
     on its own and has ``prompt_bytes`` bytes before its cut. The cut falls at a seeded random
-    point of the second half of the line where the head alone does not parse.
+    point of the second half of the line where the head alone does not parse. The ``count``
+    tasks are a seeded random choice among all qualifying lines, kept in file order.
     """
     tensor("tokens", tokens, ndim=1)
     positive_int("count", count)
@@ -83,9 +91,10 @@ def line_tasks(
             continue
         prompts.append(list(data[cut - prompt_bytes : cut]))
         heads.append(data[line_start:cut])
-        if len(heads) == count:
-            return LineTasks(torch.tensor(prompts), heads)
-    raise ValueError(f"only {len(heads)} lines qualify as tasks; asked for count={count}")
+    if len(heads) < count:
+        raise ValueError(f"only {len(heads)} lines qualify as tasks; asked for count={count}")
+    keep = np.sort(rng.choice(len(heads), size=count, replace=False))
+    return LineTasks(torch.tensor([prompts[i] for i in keep]), [heads[i] for i in keep])
 
 
 def solve(

@@ -173,7 +173,7 @@ def quantize_model(
     with torch.no_grad():
         for name, param in out.named_parameters():
             owner = out.get_submodule(name.rsplit(".", 1)[0]) if "." in name else out
-            if isinstance(owner, nn.Linear) and name.endswith(".weight"):
+            if isinstance(owner, nn.Linear) and name.rsplit(".", 1)[-1] == "weight":
                 q = quantize(param, bits, granularity, group_size)
                 param.copy_(q.dequantize())
                 total += quantized_bytes(q)

@@ -1,10 +1,11 @@
 """Plumbing for the capstone (Lab 8): a grid of small runs, a law's uncertainty, real throughput.
 
-The decision itself (which size, trained on how many bytes, for which query volume) stays in
-the lab. This module trains the grid of small byte-level models the law is fitted to, refits
-the law on bootstrap resamples of those runs to show how uncertain its constants are, inverts
-the law for the bytes a size needs to reach a target loss, and measures how many bytes per
-second a model decodes on this machine::
+The decision itself (which size, trained on how much data, for which query volume) stays in
+the lab. This module holds the runs a law is fitted to (:class:`Grid`; the lab fills it with
+its student MLPs, :func:`train_grid` with byte-level models), refits the law on bootstrap
+resamples of those runs to show how uncertain its recommendation is, inverts the law for the
+data a size needs to reach a target loss, and measures how many bytes per second a byte-level
+model decodes on this machine::
 
     grid = train_grid((16, 32, 48), corpus.train, val, steps=400, eval_every=80,
                       batch_size=32, context=64)
@@ -32,12 +33,13 @@ from labsupport.serving import generate
 
 @dataclass(frozen=True)
 class Run:
-    """One point of the grid: a width, its non-embedding parameters, the bytes seen and the loss."""
+    """One point of a grid: a model's width, its parameters ``N``, the data ``D`` it saw, its
+    test loss (bits per byte for a language model) and its training time up to that point."""
 
-    d_model: int
+    width: int
     N: int
     D: int
-    bits_per_byte: float
+    loss: float
     seconds: float
 
 
@@ -49,9 +51,7 @@ class Grid:
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(N, D, L)`` as arrays, the arguments of :func:`~labsupport.fit_chinchilla`."""
-        return tuple(
-            np.array([getattr(r, k) for r in self.runs], dtype=float) for k in ("N", "D", "bits_per_byte")
-        )
+        return tuple(np.array([getattr(r, k) for r in self.runs], dtype=float) for k in ("N", "D", "loss"))
 
     @property
     def seconds(self) -> float:
@@ -117,6 +117,8 @@ def bootstrap_laws(grid: Grid, *, samples: int, seed: int = 0, starts: int = 4) 
     """
     positive_int("samples", samples)
     N, D, L = grid.arrays()
+    if len(N) < 6:
+        raise ValueError(f"the law has five constants: bootstrap needs at least 6 runs, got {len(N)}")
     rng = np.random.default_rng(seed)
     laws = []
     while len(laws) < samples:
@@ -133,6 +135,7 @@ def tokens_for_loss(law: ChinchillaLaw, N: float, target: float) -> float:
     Answer key: Lab 8's exercise 1 writes this inversion; its check only evaluates the law.
     """
     number_in("N", N, 0, None, low_open=True)
+    number_in("target", target, 0, None, low_open=True)
     gap = target - law.E - law.A / N**law.alpha  # what the data term B / D^beta must come down to
     return math.inf if gap <= 0 else (law.B / gap) ** (1 / law.beta)
 

@@ -23,7 +23,11 @@ Sampler = Callable[[int, torch.Generator | None], tuple[torch.Tensor, torch.Tens
 
 
 def make_teacher(d_in: int, width: int, seed: int) -> nn.Module:
-    """A fixed random ReLU network with two hidden layers: the function the students learn."""
+    """A fixed random ReLU network with two hidden layers: the function the students learn.
+
+    Like ``torch.manual_seed``, this seeds torch's global generator with ``seed`` (Lab 2
+    always did); pass your own generators to what runs after it.
+    """
     positive_int("d_in", d_in)
     positive_int("width", width)
     torch.manual_seed(seed)

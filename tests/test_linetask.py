@@ -20,6 +20,8 @@ def test_parses_accepts_whole_lines_and_block_openers_and_refuses_broken_ones():
     assert parses(b"if x > 1:")
     assert parses(b"def f(a, b=2):")
     assert not parses(b"x = f(a, ")
+    assert parses(b"        return self._value"), "a line that needs a function parses inside one"
+    assert parses(b"await asyncio.sleep(0)") and parses(b"break")
     assert not parses(b"else:"), "lines that need another before them never parse alone"
     assert not parses(b"# a comment")
     assert not parses(b"   ")

@@ -129,5 +129,8 @@ def test_quantize_model_fake_quantizes_every_linear_and_counts_its_bytes():
     assert int3_bytes < int8_bytes
     assert (int3(x) - model(x)).abs().mean() > (int8(x) - model(x)).abs().mean()
     assert torch.equal(model[0].weight, model[0].weight.clone()), "the original is left alone"
+    bare = nn.Linear(8, 4)
+    _, bare_bytes = quantize_model(bare, 8)
+    assert bare_bytes == 8 * 4 + 2 * 4 + 4 * 4, "a bare Linear's weight is quantized too"
     with pytest.raises(TypeError):
         quantize_model("not a model", 8)

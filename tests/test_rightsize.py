@@ -23,6 +23,8 @@ def test_tokens_for_loss_inverts_the_law_and_says_when_a_size_cannot_reach_it():
     assert tokens_for_loss(HOFFMANN_2022, 1e9, 0.999 * floor) == math.inf
     with pytest.raises(ValueError, match="N"):
         tokens_for_loss(HOFFMANN_2022, 0, 2.0)
+    with pytest.raises(ValueError, match="target"):
+        tokens_for_loss(HOFFMANN_2022, 1e9, float("nan"))
 
 
 def _synthetic_grid(noise: float = 0.0, seed: int = 0) -> Grid:
@@ -46,13 +48,15 @@ def test_the_bootstrap_recovers_a_known_law_and_spreads_with_noise():
     assert np.std(np.log(N_opt)) > 0.01, "noise in the runs shows up as spread in the answer"
     with pytest.raises(ValueError, match="samples"):
         bootstrap_laws(_synthetic_grid(), samples=0)
+    with pytest.raises(ValueError, match="at least 6 runs"):
+        bootstrap_laws(Grid(_synthetic_grid().runs[:5]), samples=2)
 
 
 def test_the_grid_records_a_point_per_checkpoint_and_the_law_fits_it():
     tokens = torch.randint(0, 256, (20_000,), generator=torch.Generator().manual_seed(0))
     val = tokens[:256].view(16, 16), tokens[1:257].view(16, 16)
     grid = train_grid((16, 32), tokens, val, steps=12, eval_every=4, batch_size=4, context=16)
-    assert [(r.d_model, r.D) for r in grid.runs] == [(d, s * 64) for d in (16, 32) for s in (4, 8, 12)]
+    assert [(r.width, r.D) for r in grid.runs] == [(d, s * 64) for d in (16, 32) for s in (4, 8, 12)]
     N, D, L = grid.arrays()
     assert N.shape == D.shape == L.shape == (6,) and (L > 0).all()
     assert all(
