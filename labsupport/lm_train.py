@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labsupport._validate import function, module, number_in, one_of, positive_int, tensor
+from labsupport._validate import function, module, number_in, positive_int, tensor
 from labsupport.corpus import sample_windows
 
 #: ``loss_fn(model, x, y) -> scalar``: the default is next-byte cross-entropy.
@@ -38,13 +38,10 @@ class LMHistory:
     seconds: float = 0.0
 
 
-def learning_rate(step: int, steps: int, peak: float, warmup: int, schedule: str = "cosine") -> float:
-    """Linear warm-up over ``warmup`` steps, then a cosine from ``peak`` to ``peak / 10`` at
-    ``steps`` (``schedule="cosine"``) or ``peak`` to the end (``"constant"``)."""
+def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then a cosine from ``peak`` to ``peak / 10`` at ``steps``."""
     if step <= warmup:
         return peak * step / max(1, warmup)
-    if schedule == "constant":
-        return peak
     progress = (step - warmup) / max(1, steps - warmup)
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
@@ -62,8 +59,6 @@ def train_lm(
     warmup: int | None = None,
     weight_decay: float = 0.0,
     log_every: int = 0,
-    schedule: str = "cosine",
-    on_step: Callable[[int], None] | None = None,
 ) -> LMHistory:
     """Train ``model`` in place with AdamW on random ``context``-byte windows of ``tokens``.
 
@@ -77,11 +72,6 @@ def train_lm(
         seed: seeds the windows drawn (the model's initialisation is the caller's).
         loss_fn: ``loss_fn(model, x, y)``, a scalar to minimise.
         log_every: print the mean loss every this many steps (0: never).
-        schedule: ``"cosine"`` (the default; ends at the last step) or ``"constant"`` after the
-            warm-up, so that every step along the way is also the end of a shorter run
-            (Lab 2's learning curves, the capstone's grid).
-        on_step: called with the step number after each step (e.g. to evaluate checkpoints);
-            the model is in training mode there.
     """
     module("model", model)
     tensor("tokens", tokens, ndim=1)
@@ -89,9 +79,6 @@ def train_lm(
         positive_int(name, value)
     number_in("lr", lr, 0, None, low_open=True)
     function("loss_fn", loss_fn)
-    one_of("schedule", schedule, ("cosine", "constant"))
-    if on_step is not None:
-        function("on_step", on_step)
     warmup = max(1, steps // 20) if warmup is None else warmup
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -103,7 +90,7 @@ def train_lm(
     model.train()
     for step in range(1, steps + 1):
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, steps, lr, warmup, schedule)
+            group["lr"] = learning_rate(step, steps, lr, warmup)
         x, y = sample_windows(tokens, batch_size, context, generator)  # (B, T), (B, T)
         loss = loss_fn(model, x.to(device), y.to(device))
         optimizer.zero_grad(set_to_none=True)
@@ -111,9 +98,6 @@ def train_lm(
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         history.losses.append(loss.item())
-        if on_step is not None:
-            on_step(step)
-            model.train()
         if log_every and (step % log_every == 0 or step == steps):
             recent = history.losses[-log_every:]
             print(
