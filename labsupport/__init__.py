@@ -30,7 +30,7 @@ from labsupport.complexity import (
     routed_cost,
 )
 from labsupport.corpus import CorpusUnavailable, eval_windows, load_text_corpus, sample_windows
-from labsupport.data import DatasetUnavailable, Split, corrupt_labels, load_mnist1d, make_regime_task
+from labsupport.data import Split, corrupt_labels, load_mnist1d, make_regime_task
 from labsupport.distill import UNLABELED, Recipe, distillation_loss, train_students
 from labsupport.env import by_profile, configure_threads, env_report, get_device, get_profile, set_seed
 from labsupport.lora import lora_parameter_count
@@ -58,6 +58,7 @@ from labsupport.sweep import MLPSweep
 from labsupport.sweep_train import evaluate_sweep, train_sweep
 from labsupport.timing import matmul_flops_per_second, time_it
 from labsupport.train import evaluate, fit
+from labsupport.vision import DatasetUnavailable, load_classification_data
 from labsupport.widgets import Choice, Slider, TextBox, interactive_plot
 
 __version__ = "0.4.0"
@@ -72,11 +73,12 @@ __all__ = [
     "set_seed",
 ]
 
-# data (labsupport.data, labsupport.corpus)
+# data (labsupport.data, labsupport.vision, labsupport.corpus)
 __all__ += [
     "Split",
     "corrupt_labels",
     "eval_windows",
+    "load_classification_data",
     "load_mnist1d",
     "load_text_corpus",
     "make_regime_task",

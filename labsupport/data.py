@@ -5,7 +5,7 @@
 * MNIST-1D (Greydanus & Kobak, 2024) is built procedurally from ten 1-D templates, so it needs
   no download and a whole experiment fits in seconds on a CPU. :func:`load_mnist1d` generates it
   once with ``mnist1d.data.make_dataset`` and caches it (with a checksum) under
-  :func:`labsupport.cache_dir`. :func:`load_vision_dataset` loads torchvision's MNIST family.
+  :func:`labsupport.cache_dir`. torchvision's data sets are in :mod:`labsupport.vision`.
 * :func:`corrupt_labels` replaces labels at random, as in the random-label experiments
   (Chapter 3).
 * :func:`make_regime_task` generates the mixture-of-regimes regression task on which experts
@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from labsupport._validate import instance, int_in, non_negative_int, number_in, one_of, positive_int, tensor
+from labsupport._validate import instance, int_in, non_negative_int, number_in, positive_int, tensor
 from labsupport.cache import cache_dir, load_arrays, save_arrays
-
-VISION_DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist")
 
 
 @dataclass(frozen=True)
@@ -110,56 +107,6 @@ def load_mnist1d(num_samples: int = 5000, seed: int = 42, *, cache: bool = True)
         num_classes=10,
         source=f"MNIST-1D (generated offline, {num_samples} samples, seed {seed})",
     )
-
-
-class DatasetUnavailable(RuntimeError):
-    """A torchvision data set could not be found on disk nor downloaded."""
-
-
-def load_vision_dataset(
-    name: str,
-    *,
-    root: str | Path | None = None,
-    download: bool = True,
-    fallback: str | None = "mnist1d",
-) -> Dataset:
-    """Load torchvision's MNIST or FashionMNIST as in-memory tensors scaled to [0, 1].
-
-    Args:
-        name: ``"mnist"`` or ``"fashion-mnist"``.
-        root: where torchvision keeps its files; default ``cache_dir() / "torchvision"``.
-        download: fetch the files when they are not on disk (needs the network).
-        fallback: when the files are missing and cannot be downloaded, ``"mnist1d"``
-            returns MNIST-1D instead (inputs of shape ``(40,)``, not ``(1, 28, 28)``) and
-            says so; ``None`` raises :class:`DatasetUnavailable`.
-
-    Returns:
-        A :class:`Dataset` whose ``source`` names what was actually loaded.
-    """
-    one_of("name", name, VISION_DATASETS)
-    one_of("fallback", fallback, ("mnist1d", None))
-    from torchvision import datasets
-
-    cls = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[name]
-    root = Path(root) if root is not None else cache_dir() / "torchvision"
-    try:
-        train = cls(str(root), train=True, download=download)
-        test = cls(str(root), train=False, download=download)
-    except (OSError, RuntimeError) as exc:  # URLError is an OSError; "Dataset not found" a RuntimeError
-        message = f"could not load {name} from {root} (download={download}): {exc}"
-        if fallback is None:
-            raise DatasetUnavailable(message) from exc
-        print(
-            f"labsupport: {message}\n"
-            "labsupport: falling back to MNIST-1D, generated offline (inputs of shape (40,))."
-        )
-        return load_mnist1d()
-
-    def split(ds: datasets.MNIST) -> Split:
-        x = ds.data.to(torch.float32).div_(255.0).unsqueeze(1)  # (N, 1, 28, 28)
-        return Split(x, ds.targets.to(torch.long))
-
-    return Dataset(split(train), split(test), num_classes=10, source=f"torchvision {cls.__name__} ({root})")
 
 
 # --- corrupted labels (Chapter 3) -------------------------------------------------------

@@ -62,6 +62,43 @@ def execute_lab(
     return nb
 
 
+def execute_cells(
+    stem: str,
+    cell_ids: list[str],
+    *,
+    profile: str,
+    cache: Path,
+    before: str = "",
+    after: str = "",
+    timeout: int = 600,
+) -> list[str]:
+    """Run some of a lab's cells, by id and in the lab's order, in a new kernel; return each
+    executed cell's printed text (``before`` and ``after`` run first and last, as extra cells).
+
+    For checks that need part of a lab only, such as the ``gpu`` profile's set-up on a CPU.
+    """
+    path = lab_path(stem)
+    nb = nbformat.read(path, as_version=4)
+    known = {cell.get("id") for cell in nb.cells}
+    missing = [i for i in cell_ids if i not in known]
+    if missing:
+        raise ValueError(f"{stem} has no cells {missing}")
+    cells = [cell for cell in nb.cells if cell.get("id") in cell_ids]
+    if before:
+        cells.insert(0, nbformat.v4.new_code_cell(before))
+    if after:
+        cells.append(nbformat.v4.new_code_cell(after))
+    nb.cells = cells
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    client.execute(env=lab_env(profile, cache))
+    return [
+        "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+        for cell in nb.cells
+    ]
+
+
 def summary(nb: nbformat.NotebookNode) -> dict[str, Any]:
     """The payload of the lab's ``report_summary`` output: ``{"lab", "values", "timings"}``."""
     found = [

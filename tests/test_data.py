@@ -1,6 +1,4 @@
-"""labsupport.data: splits, MNIST-1D (offline), torchvision loading, label corruption, the regime task."""
-
-import struct
+"""labsupport.data: splits, MNIST-1D (offline), label corruption, the regime task."""
 
 import numpy as np
 import pytest
@@ -8,12 +6,10 @@ import torch
 
 from labsupport.cache import is_intact
 from labsupport.data import (
-    DatasetUnavailable,
     Split,
     check_split,
     corrupt_labels,
     load_mnist1d,
-    load_vision_dataset,
     make_regime_task,
 )
 
@@ -66,46 +62,6 @@ def test_mnist1d_without_cache_writes_nothing(monkeypatch, tmp_path):
 def test_mnist1d_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         load_mnist1d(**kwargs)
-
-
-def _write_idx(path, array, magic_dtype):
-    """Write ``array`` in the IDX format torchvision reads (the real MNIST on-disk format)."""
-    header = struct.pack(">HBB", 0, magic_dtype, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(header + array.astype(">u1").tobytes())
-
-
-@pytest.mark.parametrize(("name", "folder"), [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
-def test_vision_dataset_loads_real_idx_files_offline(tmp_path, name, folder):
-    raw = tmp_path / folder / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 12), ("t10k", 5)):
-        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-        labels = rng.integers(0, 10, size=(n,), dtype=np.uint8)
-        _write_idx(raw / f"{prefix}-images-idx3-ubyte", images, 0x08)
-        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels, 0x08)
-        if prefix == "t10k":
-            expected_first = images[0]
-    data = load_vision_dataset(name, root=tmp_path, download=False, fallback=None)
-    assert data.train.x.shape == (12, 1, 28, 28) and data.test.x.shape == (5, 1, 28, 28)
-    assert data.train.x.min() >= 0.0 and data.train.x.max() <= 1.0
-    assert torch.allclose(data.test.x[0, 0], torch.tensor(expected_first, dtype=torch.float32) / 255)
-    assert "torchvision" in data.source
-
-
-def test_vision_dataset_missing_offline_raises_or_falls_back(tmp_path, capsys):
-    with pytest.raises(DatasetUnavailable, match="could not load mnist"):
-        load_vision_dataset("mnist", root=tmp_path, download=False, fallback=None)
-    data = load_vision_dataset("mnist", root=tmp_path, download=False)
-    assert "falling back to MNIST-1D" in capsys.readouterr().out
-    assert data.train.x.shape[1:] == (40,) and "MNIST-1D" in data.source
-
-
-def test_vision_dataset_bad_arguments():
-    with pytest.raises(ValueError, match=r"name must be one of \['mnist', 'fashion-mnist'\], got 'cifar10'"):
-        load_vision_dataset("cifar10")
-    with pytest.raises(ValueError, match=r"fallback must be one of \['mnist1d', None\], got 'zeros'"):
-        load_vision_dataset("mnist", fallback="zeros")
 
 
 # ---------------------------------------------------------------- corrupt_labels (Chapter 3)
