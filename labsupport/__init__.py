@@ -61,7 +61,7 @@ from labsupport.train import evaluate, fit
 from labsupport.vision import DatasetUnavailable, load_classification_data
 from labsupport.widgets import Choice, Slider, TextBox, interactive_plot
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 # set-up: run profile, device, seed, threads (labsupport.env)
 __all__ = [
