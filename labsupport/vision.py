@@ -1,7 +1,7 @@
 """torchvision's image data sets for the labs, with MNIST-1D as the offline fallback.
 
-In the ``gpu`` profile Labs 3 and 4 run on the papers' own data: CIFAR-10 for Zhang et al.'s
-random labels, MNIST for Hinton et al.'s distillation. :func:`load_vision_dataset` loads MNIST,
+In the ``gpu`` profile Labs 1, 3 and 4 run on the papers' own data: MNIST for Lab 1's MLP and
+CNN, CIFAR-10 for Zhang et al.'s random labels, MNIST for Hinton et al.'s distillation. :func:`load_vision_dataset` loads MNIST,
 Fashion-MNIST or CIFAR-10 with torchvision into the course cache (torchvision checks each
 download's MD5); when the files are neither on disk nor downloadable it says so in one line and
 returns MNIST-1D, which is generated offline. :func:`standardize` scales each channel and
