@@ -35,14 +35,16 @@ def main() -> None:
         print(f"make instructor-kit (generate {len(LABS)} labs): {time.perf_counter() - start:.0f} s")
         course = out / "course"
         for profile in args.profiles:
-            os.environ["LABSUPPORT_PROFILE"] = profile
-            os.environ["LABSUPPORT_CACHE"] = str(Path(tmp) / f"cache-{profile}")
+            env = os.environ | {
+                "LABSUPPORT_PROFILE": profile,
+                "LABSUPPORT_CACHE": str(Path(tmp) / f"cache-{profile}"),
+            }
             total = 0.0
             for lab in LABS:
                 student = f"solver-{profile}"
                 collect(course, lab.stem, student, lab)
                 start = time.perf_counter()
-                nbgrader(course, "autograde", lab.stem, "--student", student)
+                nbgrader(course, "autograde", lab.stem, "--student", student, env=env)
                 seconds = time.perf_counter() - start
                 total += seconds
                 with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:

@@ -15,15 +15,19 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the tools are imported as tools.* from the repository root
+
+from tools.notebook_run import execute  # noqa: E402
+
 TABLE = ROOT / "benchmarks" / "lab_times.md"
 
 
@@ -32,9 +36,13 @@ def run_once(notebook: Path, profile: str) -> float:
     models a lab caches are trained, not loaded); return the wall time in seconds."""
     nb = nbformat.read(notebook, as_version=4)
     with tempfile.TemporaryDirectory() as cache:
-        os.environ.update(LABSUPPORT_PROFILE=profile, LABSUPPORT_WIDGETS="static", LABSUPPORT_CACHE=cache)
+        env = os.environ | {
+            "LABSUPPORT_PROFILE": profile,
+            "LABSUPPORT_WIDGETS": "static",
+            "LABSUPPORT_CACHE": cache,
+        }
         start = time.perf_counter()
-        NotebookClient(nb, timeout=900, resources={"metadata": {"path": str(notebook.parent)}}).execute()
+        execute(nb, cwd=notebook.parent, env=env, timeout=900)
         return time.perf_counter() - start
 
 

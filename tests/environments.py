@@ -10,6 +10,8 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 COLAB_VERSIONS = ROOT / "colab_versions.txt"
+#: Packages of colab_versions.txt that are Colab's kernel, not labsupport dependencies.
+KERNEL_STACK = frozenset({"ipykernel", "ipython", "traitlets", "jupyter-client"})
 
 
 def colab_versions() -> dict[str, str]:

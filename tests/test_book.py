@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-pytestmark = pytest.mark.book
+pytestmark = [pytest.mark.book, pytest.mark.timeout(1800)]
 
 
 def test_book_builds_without_warnings(built_book):
@@ -22,7 +22,7 @@ def test_lab_pages_show_executed_outputs_and_launch_buttons(built_book):
     _, html = built_book
     page = (html / "labs" / "01_complexity.html").read_text()
     assert "cell_output" in page, "the lab was not executed into the page"
-    assert "profile      : smoke" in page, "the set-up cell's env_report() output is missing"
+    assert re.search(r"profile\s*:\s*smoke", page), "the set-up cell's env_report() output is missing"
     assert "colab.research.google.com/github/" in page and "mybinder.org" in page
     assert '<img alt="_images/' in page or "_images/" in page, "the lab's figures are missing"
 

@@ -7,7 +7,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from tests.environments import colab_versions
+from tests.environments import KERNEL_STACK, colab_versions
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +47,18 @@ def test_environment_yml_mirrors_requirements(root, pins):
     assert "-e ." in pip_section, "conda users need labsupport itself"
 
 
-@pytest.mark.parametrize("name", sorted(set(colab_versions()) - {"python", "pip"}))
+@pytest.mark.parametrize("name", sorted(set(colab_versions()) - {"python", "pip"} - KERNEL_STACK))
 def test_ranges_admit_colab(ranges, name):
     """Installing labsupport on Colab must not replace its packages (ipywidgets 8 over Colab's
     7.7.1 stops widgets from showing: googlecolab/colabtools#3020); tests/colab/ installs it."""
     version = colab_versions()[name]
     assert name in ranges, f"{name} is in colab_versions.txt but not a labsupport dependency"
     assert ranges[name].contains(version), f"{name} {version} (Colab) not in {ranges[name]}"
+
+
+def test_colabs_kernel_stack_is_pinned():
+    """The Colab layer's kernel runs Colab's ipykernel and IPython, not the newest ones."""
+    assert set(colab_versions()) >= KERNEL_STACK, f"pin {sorted(KERNEL_STACK)} in colab_versions.txt"
 
 
 def test_python_range_admits_colab(root):

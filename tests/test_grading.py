@@ -1,13 +1,18 @@
 """The instructor kit, run through real nbgrader on every lab (``tools/instructor_kit.py``).
 
-For each lab, in a course folder of its own: ``nbgrader generate_assignment`` makes the
-student version; two submissions are autograded in ``smoke``:
+One nbgrader course holds all eight labs (one gradebook), driven in this process through
+nbgrader's API (``instructor_kit.grade_step``), its kernels on ipc sockets, with a cell
+timeout of 5 minutes. For each lab ``generate_assignment`` makes the student version; two
+submissions are autograded in ``smoke``:
 
-* ``solver``: the lab as it is in the repository (every solution): full marks;
 * ``colab``: the student version with every exercise solved but one, answered wrong the way a
   learner might, then "downloaded from Colab" (Colab's metadata added, nbgrader's removed, ids
-  changed) and filed with ``instructor_kit.collect``: it loses exactly that exercise's points,
-  and its feedback names the exercise and says what is wrong.
+  changed) and filed with ``instructor_kit.collect``, executed by nbgrader: it loses exactly
+  that exercise's points, nbgrader's maximum is the rubric's total, and its feedback names the
+  exercise and says what is wrong;
+* ``solver``: the lab as it is in the repository (every solution), as nbval executed it in this
+  session (the run store's ``smoke`` run), graded by nbgrader without executing it again: full
+  marks. (Without that run, as when this file runs alone, nbgrader executes the lab itself.)
 
 And the unsolved student version, run as a learner runs it (every cell in order), stops at its
 first exercise with the stub's message.
@@ -18,21 +23,45 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbgrader.api import Gradebook
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import ClearOutput, Execute
 
-from tests.labrun import LABS, lab_env
-from tools.instructor_kit import STUB_MESSAGE, collect, exercises, nbgrader, write_course
+from tests.labrun import LABS, lab_env, log_execution, stored
+from tools.instructor_kit import STUB_MESSAGE, collect, exercises, grade_step, write_course
+from tools.notebook_run import execute, nbgrader_kernel_config
 from tools.sync_labs import setup_cell_source
 
-pytestmark = pytest.mark.grading
+pytestmark = [pytest.mark.grading, pytest.mark.timeout(1800)]
+
+#: The test course's own settings: ipc kernels, and a cell that hangs fails in 5 minutes
+#: instead of being interrupted and followed by the next cell's wait.
+TEST_CONFIG = (
+    "\n# The tests' settings (tests/test_grading.py):\n"
+    "c.Execute.timeout = 300\n"
+    "c.Execute.interrupt_on_timeout = False\n"
+)
+#: nbgrader's autograde of an already executed notebook: outputs kept, nothing run again.
+GRADE_AS_EXECUTED = {
+    "Autograde": {
+        "sanitize_preprocessors": [
+            p
+            for p in Autograde.class_traits()["sanitize_preprocessors"].default_value
+            if p is not ClearOutput
+        ],
+        "autograde_preprocessors": [
+            p for p in Autograde.class_traits()["autograde_preprocessors"].default_value if p is not Execute
+        ],
+    }
+}
 
 # lab -> (the exercise answered wrong, the wrong answer, what the check's message names)
 WRONG = {
@@ -132,40 +161,51 @@ def _scores(course: Path, lab: str, student: str) -> dict[str, float]:
 def _run_unsolved(released: Path, cache: Path) -> tuple[CellExecutionError | None, nbformat.NotebookNode]:
     """Run the student version cell by cell, as Jupyter's "Run all" does; stop at the first error."""
     nb = nbformat.read(released, as_version=4)
-    client = NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(released.parent)}}
-    )
+    start = time.perf_counter()
     try:
-        client.execute(env=lab_env("smoke", cache))
+        execute(nb, cwd=released.parent, env=lab_env("smoke", cache), timeout=600)
     except CellExecutionError as error:
         return error, nb
+    finally:
+        log_execution(released.stem, "student-version", time.perf_counter() - start, full=False)
     return None, nb
 
 
-def _autograde_lab(lab: Path, work: Path) -> tuple[Path, dict, list[str]]:
-    """A course for ``lab``, its two submissions autograded: (course, scores, what collect repaired)."""
-    course = write_course(work / lab.stem, [lab])
+def _autograde_lab(lab: Path, course: Path, work: Path) -> tuple[dict, list[str]]:
+    """``lab``'s two submissions filed and autograded: (scores, what collect repaired)."""
     released = course / "release" / lab.stem / lab.name
-    collect(course, lab.stem, "solver", lab)
     answered = _answered(lab, json.loads(released.read_text(encoding="utf-8")), WRONG[lab.stem])
     download = work / f"{lab.stem}-from-colab.ipynb"
     download.write_text(json.dumps(_downloaded_from_colab(answered)), encoding="utf-8")
     repaired = collect(course, lab.stem, "colab", download)
-    nbgrader(course, "autograde", lab.stem)
-    nbgrader(course, "generate_feedback", lab.stem)
-    return course, {student: _scores(course, lab.stem, student) for student in ("solver", "colab")}, repaired
+    start = time.perf_counter()
+    grade_step(course, "autograde", lab.stem, "colab")
+    log_execution(lab.stem, "nbgrader", time.perf_counter() - start)
+    grade_step(course, "generate_feedback", lab.stem, "colab")
+
+    executed = stored("smoke", lab.stem)  # nbval's run in this session, if any
+    if executed is None:
+        collect(course, lab.stem, "solver", lab)
+        start = time.perf_counter()
+        grade_step(course, "autograde", lab.stem, "solver")
+        log_execution(lab.stem, "nbgrader-solver", time.perf_counter() - start)
+    else:
+        path = work / f"{lab.stem}-executed.ipynb"
+        nbformat.write(executed, path)
+        collect(course, lab.stem, "solver", path)
+        grade_step(course, "autograde", lab.stem, "solver", GRADE_AS_EXECUTED)
+    return {student: _scores(course, lab.stem, student) for student in ("solver", "colab")}, repaired
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, session_cache, monkeypatch_module) -> dict[str, Graded]:
-    """Every lab graded, one at a time. (Two at a time, kernels started at the same moment
-    sometimes hung: a client waited forever on an idle kernel, most likely two launches
-    racing for the same TCP ports.)"""
+    """Every lab graded, one at a time, in one course."""
     monkeypatch_module.setenv("LABSUPPORT_PROFILE", "smoke")
     work = tmp_path_factory.mktemp("grading")
+    course = write_course(work / "course", LABS, extra_config=TEST_CONFIG + nbgrader_kernel_config())
     graded = {}
     for lab in LABS:
-        course, scores, repaired = _autograde_lab(lab, work)
+        scores, repaired = _autograde_lab(lab, course, work)
         released = course / "release" / lab.stem / lab.name
         graded[lab.stem] = Graded(course, scores, repaired, *_run_unsolved(released, session_cache))
     return graded
@@ -182,6 +222,7 @@ STEMS = [lab.stem for lab in LABS]
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_the_solutions_score_full_marks(graded, stem):
+    """nbgrader's own grading of the lab's solutions as they ran (nbval's run, or its own)."""
     scores = graded[stem].scores["solver"]
     total = sum(e.points for e in exercises(ROOT_LABS[stem]))
     assert scores["max"] == total > 0
@@ -198,6 +239,7 @@ def test_a_wrong_answer_from_colab_loses_its_points_and_the_feedback_says_why(gr
     }
     assert set(result.repaired) == graded_ids, "collect must restore the metadata Colab dropped"
     scores = result.scores["colab"]
+    assert scores["max"] == sum(e.points for e in exercises(ROOT_LABS[stem])) > 0, "the rubric's total"
     assert scores[wrong.check_id] == 0
     assert scores["total"] == scores["max"] - wrong.points, scores
     feedback = (result.course / "feedback" / "colab" / stem / f"{stem}.html").read_text(encoding="utf-8")

@@ -1,19 +1,24 @@
-"""The test suite never writes into the user's files (conftest.py sets this up)."""
+"""The test suite never writes into the user's files: observed, not assumed.
 
-import os
-import tempfile
-from pathlib import Path
+``tests/conftest.py`` noted the user's own folders (the course cache, matplotlib's, torch's,
+IPython's and Jupyter's) before anything ran; after the labs ran in this session (nbval, which
+runs before these tests in ``make test``) they must be as they were.
+"""
 
-from labsupport.cache import cache_dir
+import pytest
 
-
-def test_the_course_cache_is_a_private_temporary_folder(session_cache):
-    assert Path(os.environ["LABSUPPORT_CACHE"]) == session_cache
-    assert cache_dir() == session_cache
-    assert session_cache.is_relative_to(tempfile.gettempdir())
-    assert not session_cache.is_relative_to(Path.home() / ".cache")
+from tests.conftest import USER_FOLDERS, _snapshot
 
 
-def test_libraries_and_kernels_write_into_it_too(session_cache):
-    for name in ("XDG_CACHE_HOME", "MPLCONFIGDIR", "IPYTHONDIR", "JUPYTER_RUNTIME_DIR"):
-        assert Path(os.environ[name]).is_relative_to(session_cache.parent), name
+def test_running_the_labs_left_the_users_folders_as_they_were(nbval_runs, user_folders_at_start):
+    if not nbval_runs["runs"]:
+        pytest.skip("no lab ran in this session: run it with labs/ (pytest labs tests --nbval-lax)")
+    changed = [folder for folder in USER_FOLDERS if _snapshot(folder) != user_folders_at_start[folder]]
+    assert not changed, f"the labs wrote into the user's folders: {changed}"
+
+
+def test_the_course_cache_is_the_sessions_private_folder(nbval_runs, session_cache):
+    """The labs filled the session's cache (so they wrote somewhere, and it was there)."""
+    if not nbval_runs["runs"]:
+        pytest.skip("no lab ran in this session: run it with labs/ (pytest labs tests --nbval-lax)")
+    assert any(session_cache.iterdir()), "the labs cached nothing in the session's private cache"

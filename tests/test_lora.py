@@ -48,3 +48,12 @@ def test_lora_rejects_bad_inputs():
         lora_parameter_count(0, 3, 1)
     with pytest.raises(ValueError, match="rank must be a positive int, got True"):
         lora_parameter_count(3, 3, True)
+
+
+def test_lora_r8_trains_about_a_tenth_of_lab_6s_small_mlp():
+    """Review §1.3: far from 'a fraction of a percent', because the layers are tiny. Lab 6's
+    MLP in cpu (40 -> 256 -> 256 -> 10) at rank 8: configuration arithmetic, so a unit test."""
+    shapes = [(40, 256), (256, 256), (256, 10)]
+    full = sum(i * o + o for i, o in shapes)
+    lora = sum(lora_parameter_count(i, o, 8) for i, o in shapes)
+    assert 0.05 < lora / full < 0.2

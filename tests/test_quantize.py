@@ -134,3 +134,30 @@ def test_quantize_model_fake_quantizes_every_linear_and_counts_its_bytes():
     assert bare_bytes == 8 * 4 + 2 * 4 + 4 * 4, "a bare Linear's weight is quantized too"
     with pytest.raises(TypeError):
         quantize_model("not a model", 8)
+
+
+def test_packed_4_bit_files_of_the_course_model_are_smaller_on_disk():
+    """Lab 6 part 4's file sizes follow from the format: packed codes plus fp16 scales for every
+    Linear weight, the rest in fp32 (configuration arithmetic, so a unit test)."""
+    import io
+
+    from labsupport.codemodel import load_course_model
+
+    model = load_course_model()
+
+    def saved(bits: int | None, granularity: str = "channel", group_size: int | None = None) -> int:
+        state = {}
+        for name, value in model.state_dict().items():
+            layer = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else None
+            if bits and isinstance(layer, torch.nn.Linear) and name.endswith(".weight"):
+                q = quantize(value, bits, granularity, group_size)
+                state[name] = {"codes": pack_codes(q), "scales": q.scales.half()}
+            else:
+                state[name] = value
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        return len(buffer.getvalue())
+
+    fp32, int8, int4 = saved(None), saved(8), saved(4, "group", 16)
+    assert int4 < int8 < 0.55 * fp32
+    assert int4 < 0.45 * fp32

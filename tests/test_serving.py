@@ -68,6 +68,18 @@ def test_generation_is_the_same_with_and_without_the_cache(model):
         generate(model, prompts, 57)  # 8 + 57 > the 64-byte context
 
 
+def test_the_course_models_cache_holds_two_vectors_per_layer_per_token():
+    """Chapter 7's formula on the cache Lab 7 measures: keys and values, d floats each, per
+    layer and token (fp32); configuration arithmetic, so tested here, not on the lab's run."""
+    course = load_course_model()
+    cache = KVCache()
+    with torch.no_grad():
+        forward_cached(course, torch.arange(40).view(1, 40), cache)
+    layers, d = len(course.blocks), course.config.d_model
+    assert cache.nbytes // len(cache) == 2 * layers * d * 4
+    assert cache.nbytes % len(cache) == 0
+
+
 def test_a_model_without_blocks_counts_its_positions():
     bigram = ByteLM(16, 0, 32).eval()
     cache = KVCache()

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CONF = f"""
 import sys
-sys.path.insert(0, {str(ROOT / "tools")!r})
-extensions = ["myst_nb", "sphinx_exercise", "solutions_view"]
+sys.path.insert(0, {str(ROOT)!r})
+extensions = ["myst_nb", "sphinx_exercise", "tools.solutions_view"]
 nb_execution_mode = "off"
 myst_enable_extensions = ["colon_fence"]
 """

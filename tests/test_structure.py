@@ -83,7 +83,7 @@ def test_checked_cells_keep_only_small_text_outputs(lab):
     path, nb = lab
     for cell in filter(is_checked, nb["cells"]):
         assert cell["outputs"], (
-            f"{path.name}: a # NBVAL_CHECK_OUTPUT cell needs its recorded output (python tools/sync_labs.py --record)"
+            f"{path.name}: a # NBVAL_CHECK_OUTPUT cell needs its recorded output (python -m tools.sync_labs --record)"
         )
         for output in cell["outputs"]:
             assert output["output_type"] == "stream" and output["name"] == "stdout", f"{path.name}: text only"

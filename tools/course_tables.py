@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 from sphinx.util.docutils import SphinxDirective
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # the labs' tools import each other as ``tools.*``
-    sys.path.insert(0, str(ROOT))
+from tools.instructor_kit import LABS, exercises, lab_title, rubric_markdown
+from tools.sync_labs import LAB_TIMES, time_text
 
-from tools.instructor_kit import LABS, exercises, lab_title, rubric_markdown  # noqa: E402
-from tools.sync_labs import LAB_TIMES, time_text  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 OBJECTIVES_RE = re.compile(
     r"\*\*Learning objectives\.\*\*(?P<objectives>.*?)\*\*Prerequisites\.\*\*(?P<pre>.*?)\*\*Time\*\*", re.S

@@ -114,13 +114,15 @@ def rubric_markdown(labs: list[Path] = LABS) -> str:
     return "\n".join(lines) + "\n"
 
 
-def nbgrader(course: Path, *args: str, timeout: int = 3600) -> subprocess.CompletedProcess:
-    """Run ``nbgrader <args>`` in the course folder; fail with its output if it fails.
+def nbgrader(course: Path, *args: str, timeout: int = 3600, env: dict[str, str] | None = None):
+    """Run the command ``nbgrader <args>`` in the course folder, as an instructor does, with
+    ``env`` (default: this process's); fail with its output if it fails.
 
     This Python's scripts folder goes first on ``PATH``: nbgrader runs ``alembic`` from there.
     """
     bin_dir = str(Path(sys.executable).parent)
-    env = os.environ | {"PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
+    env = env if env is not None else dict(os.environ)
+    env = env | {"PATH": os.pathsep.join([bin_dir, env.get("PATH", "")])}
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=course,
@@ -134,6 +136,47 @@ def nbgrader(course: Path, *args: str, timeout: int = 3600) -> subprocess.Comple
     return result
 
 
+STEPS = ("generate_assignment", "autograde", "generate_feedback")
+
+
+def grade_step(
+    course: Path, step: str, assignment: str, student: str | None = None, config: dict | None = None
+) -> str:
+    """Run one nbgrader step in this process, through nbgrader's own API (``NbGraderAPI``) with
+    the course's ``nbgrader_config.py`` and ``config`` on top; return its log, or fail with it.
+
+    The same work as ``nbgrader <step>``, without starting a Python and importing nbgrader for
+    each step. ``config`` is nested like traitlets' (``{"Execute": {"timeout": 60}}``).
+    """
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config, PyFileConfigLoader
+
+    if step not in STEPS:
+        raise ValueError(f"step must be one of {STEPS}, got {step!r}")
+    if not (course / "nbgrader_config.py").is_file():
+        raise ValueError(f"{course} is not a course folder (no nbgrader_config.py); see write_course")
+    if shutil.which("alembic") is None:
+        bin_dir = Path(sys.executable).parent
+        raise RuntimeError(
+            f"nbgrader runs the command alembic, which is not on PATH: put {bin_dir} first on it"
+        )
+    settings = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    settings.merge(Config(config or {}))
+    settings.CourseDirectory.root = str(course)
+    api = NbGraderAPI(config=settings)
+    if step == "generate_assignment":
+        result = api.generate_assignment(assignment, force=True, create=True)
+    elif step == "autograde":
+        result = api.autograde(assignment, student, force=True, create=True)
+    else:
+        result = api.generate_feedback(assignment, student, force=True)
+    if not result.get("success"):
+        raise RuntimeError(
+            f"nbgrader {step} {assignment} {student or ''} failed:\n{result.get('log')}\n{result.get('error')}"
+        )
+    return result.get("log", "")
+
+
 def _for_students(notebook: Path) -> dict:
     """The lab with its Colab badge (which opens the solution version) replaced by a note."""
     nb = json.loads(notebook.read_text(encoding="utf-8"))
@@ -142,17 +185,18 @@ def _for_students(notebook: Path) -> dict:
     return nb
 
 
-def write_course(course: Path, labs: list[Path] = LABS) -> Path:
-    """An nbgrader course folder with ``labs`` as assignments, their student versions released."""
+def write_course(course: Path, labs: list[Path] = LABS, *, extra_config: str = "") -> Path:
+    """An nbgrader course folder with ``labs`` as assignments, their student versions released;
+    ``extra_config`` is appended to its ``nbgrader_config.py`` (the tests' settings)."""
     course.mkdir(parents=True, exist_ok=True)
-    (course / "nbgrader_config.py").write_text(NBGRADER_CONFIG, encoding="utf-8")
+    (course / "nbgrader_config.py").write_text(NBGRADER_CONFIG + extra_config, encoding="utf-8")
     for lab in labs:
         source = course / "source" / lab.stem / lab.name
         source.parent.mkdir(parents=True, exist_ok=True)
         source.write_text(
             json.dumps(_for_students(lab), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-        nbgrader(course, "generate_assignment", lab.stem, "--force")
+        grade_step(course, "generate_assignment", lab.stem)
     return course
 
 

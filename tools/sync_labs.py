@@ -180,11 +180,12 @@ def _sync_exercises(notebook: Path, cells: list[dict]) -> None:
 def _record_checked_outputs(notebook: Path, nb: dict) -> None:
     """Execute ``nb`` in the smoke profile and copy the outputs of checked cells into it."""
     import nbformat
-    from nbclient import NotebookClient
 
-    os.environ.update(LABSUPPORT_PROFILE="smoke", LABSUPPORT_WIDGETS="static")
+    from tools.notebook_run import execute
+
+    env = os.environ | {"LABSUPPORT_PROFILE": "smoke", "LABSUPPORT_WIDGETS": "static"}
     executed = nbformat.reads(json.dumps(nb), as_version=4)
-    NotebookClient(executed, timeout=600, resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    execute(executed, cwd=notebook.parent, env=env, timeout=600)
     for cell, done in zip(nb["cells"], executed.cells, strict=True):
         if is_checked(cell):
             cell["outputs"] = [dict(o) for o in done.outputs]

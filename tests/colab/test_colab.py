@@ -16,23 +16,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from tests.environments import colab_versions, installed
-from tests.labrun import LABS, ROOT, execute_lab, lab_env, summary
+from tests.labrun import LABS, ROOT, execute_lab, lab_env, log_execution, summary
 from tools.instructor_kit import STUB_MESSAGE, write_course
+from tools.notebook_run import execute
 from tools.sync_labs import release_tag, repository, setup_cell_source
 
-pytestmark = pytest.mark.colab
+pytestmark = [pytest.mark.colab, pytest.mark.timeout(1200)]
+#: The set-up cell's env_report() line for the profile (its column width may change).
+SMOKE_PROFILE_RE = re.compile(r"^profile\s*:\s*smoke$", re.MULTILINE)
 
 COLAB_VENV = ROOT / ".venv-colab"
 COLAB_PYTHON = COLAB_VENV / "bin" / "python"
@@ -54,15 +57,23 @@ def _tracked_tree(dest: Path) -> None:
             shutil.copy2(source, target)
 
 
+def _uninstall_labsupport() -> None:
+    """Leave Colab's environment without labsupport (as a Colab runtime starts)."""
+    subprocess.run([str(COLAB_PYTHON), "-m", "pip", "uninstall", "-y", "-q", "labsupport"], check=False)
+
+
 @pytest.fixture(scope="module")
 def colab(tmp_path_factory, session_cache):
-    """A kernel manager factory and environment for Colab-like kernels, with the local release."""
+    """The kernel options and environment for Colab-like kernels, with the local release."""
     if not (COLAB_VENV / ".installed").exists():
         if os.environ.get("CI") == "true":
             pytest.fail(
-                "CI must run the Colab test: `make colab-env` builds its environment (make test does)"
+                "CI must run the Colab test: `make colab-env` builds its environment (make test does; "
+                "it needs Python 3.13, see the README)"
             )
-        pytest.skip("no Colab environment: run `make colab-env`")
+        pytest.skip("no Colab environment: `make colab-env` builds it, with a Python 3.13 (see the README)")
+    # A run that was killed may have left labsupport installed: start from Colab's state.
+    _uninstall_labsupport()
     work = tmp_path_factory.mktemp("colab")
     repo = work / "course"
     _tracked_tree(repo)
@@ -102,26 +113,20 @@ def colab(tmp_path_factory, session_cache):
         "PATH": f"{COLAB_VENV / 'bin'}{os.pathsep}{os.environ['PATH']}",
     }
 
-    def kernel_manager() -> KernelManager:
-        return KernelManager(
-            kernel_name="colab", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)])
-        )
-
-    yield kernel_manager, env
+    kernel = {"kernel_name": "colab", "kernel_spec_manager": KernelSpecManager(kernel_dirs=[str(kernels)])}
+    yield kernel, env
     # Leave Colab's environment as it was, so the next run installs labsupport again.
-    subprocess.run([str(COLAB_PYTHON), "-m", "pip", "uninstall", "-y", "-q", "labsupport"], check=False)
+    _uninstall_labsupport()
 
 
 @pytest.fixture(scope="module")
 def setup_cell_install(colab):
     """Run the labs' set-up cell alone in a Colab-like kernel; return the packages before and after."""
-    kernel_manager, env = colab
+    kernel, env = colab
     before = installed(COLAB_PYTHON)
     assert "labsupport" not in before, "the Colab environment must start without labsupport"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup_cell_source())])
-    NotebookClient(nb, timeout=600, km=kernel_manager(), resources={"metadata": {"path": str(ROOT)}}).execute(
-        env=env
-    )
+    execute(nb, cwd=ROOT, env=env, timeout=600, **kernel)
     report = "".join(o.get("text", "") for o in nb.cells[0].outputs)
     return before, installed(COLAB_PYTHON), report
 
@@ -149,20 +154,30 @@ def test_setup_cell_installs_labsupport_and_changes_nothing_colab_has(setup_cell
     assert after.get("labsupport") == labsupport.__version__, report
     changed = {name: (v, after.get(name)) for name, v in before.items() if after.get(name) != v}
     assert not changed, f"the install changed preinstalled packages (before, after): {changed}"
-    assert "profile      : smoke" in report, report
+    assert SMOKE_PROFILE_RE.search(report), report
 
 
 @pytest.mark.parametrize("stem", [p.stem for p in LABS])
 def test_lab_runs_on_colabs_versions(colab, setup_cell_install, session_cache, stem):
-    kernel_manager, env = colab
-    nb = execute_lab(stem, profile="smoke", cache=session_cache, kernel_manager=kernel_manager(), env=env)
+    kernel, env = colab
+    nb = execute_lab(stem, env, layer="colab", **kernel)
     assert summary(nb)["lab"] == stem
 
 
 def test_widget_unit_tests_pass_under_colabs_ipywidgets(colab):
     assert installed(COLAB_PYTHON)["ipywidgets"].startswith("7."), "Colab's ipywidgets is 7.x"
     result = subprocess.run(
-        [str(COLAB_PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_widgets.py"],
+        # --noconftest: tests/conftest.py imports the suite's harness, which Colab does not have.
+        [
+            str(COLAB_PYTHON),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--noconftest",
+            "tests/test_widgets.py",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -177,14 +192,13 @@ def test_a_student_version_runs_on_colabs_versions_until_its_first_exercise(
     """The students' path on Colab: nbgrader's student version, opened there, runs its set-up
     cell and every cell up to its first exercise, and stops there with the stub's message.
     (Every lab's student version keeps the same set-up cell: tests/test_grading.py.)"""
-    kernel_manager, env = colab
+    kernel, env = colab
     lab = LABS[0]
     course = write_course(tmp_path / "course", [lab])
     released = course / "release" / lab.stem / lab.name
     nb = nbformat.read(released, as_version=4)
-    client = NotebookClient(
-        nb, timeout=600, km=kernel_manager(), resources={"metadata": {"path": str(released.parent)}}
-    )
+    start = time.perf_counter()
     with pytest.raises(CellExecutionError, match=STUB_MESSAGE):
-        client.execute(env=env)
-    assert "profile      : smoke" in "".join(o.get("text", "") for o in nb.cells[1].outputs)
+        execute(nb, cwd=released.parent, env=env, timeout=600, **kernel)
+    log_execution(lab.stem, "colab-student-version", time.perf_counter() - start, full=False)
+    assert SMOKE_PROFILE_RE.search("".join(o.get("text", "") for o in nb.cells[1].outputs))

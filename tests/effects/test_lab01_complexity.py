@@ -33,18 +33,19 @@ def test_gpt3s_shape_has_175b_parameters_and_12Ld2_is_close(lab):
     assert v["gpt3_fp32_bytes"] == 4 * v["gpt3_parameters"]
 
 
-def test_a_small_model_achieves_less_than_a_large_matmul(lab):
+def test_a_small_model_achieves_less_than_a_large_matmul(lab, claim):
     """ "Tiny models waste most of the machine": both rates come from the same run."""
     t = lab["timings"]
-    assert t["mlp_gflops"] < t["matmul_gflops"]
-    assert t["cnn_gflops"] < t["matmul_gflops"]
+    claim("mlp_gflops", t["mlp_gflops"], "<", t["matmul_gflops"], "below the matmul's rate")
+    claim("cnn_gflops", t["cnn_gflops"], "<", t["matmul_gflops"], "below the matmul's rate")
 
 
-def test_trained_the_small_cnn_beats_the_mlp_on_mnist1d(lab):
+def test_trained_the_small_cnn_beats_the_mlp_on_mnist1d(lab, claim):
     """Greydanus and Kobak: MLP 68%, CNN 94% on MNIST-1D; the cpu run is offline, on MNIST-1D."""
     v = lab["values"]
     assert "MNIST-1D" in v["trained_on"]
     assert v["cnn_trained_parameters"] < v["mlp_trained_parameters"] / 10
-    assert v["mlp_train_accuracy"] > 0.95, "the MLP fits its training set"
-    assert v["mlp_test_accuracy"] < 0.8, "and still generalizes far less well"
-    assert v["cnn_test_accuracy"] > v["mlp_test_accuracy"] + 0.15, "with a tenth of the parameters"
+    claim("mlp_train_accuracy", v["mlp_train_accuracy"], ">", 0.95, "the MLP fits its training set")
+    claim("mlp_test_accuracy", v["mlp_test_accuracy"], "<", 0.8, "and still generalizes far less well")
+    gain = v["cnn_test_accuracy"] - v["mlp_test_accuracy"]
+    claim("cnn_minus_mlp_test_accuracy", gain, ">", 0.15, "the CNN wins with a tenth of the parameters")

@@ -8,12 +8,12 @@ def lab(cpu_run):
     return cpu_run("05_mixture_of_experts")
 
 
-def test_at_equal_flops_the_moe_has_more_parameters_and_a_lower_loss(lab):
+def test_at_equal_flops_the_moe_has_more_parameters_and_a_lower_loss(lab, claim):
     v = lab["values"]
     assert v["flops_per_input"] == v["dense_flops_per_input"]
     assert v["moe_parameters"] > 3 * v["dense_parameters"]
     assert v["moe_active_parameters"] <= v["dense_parameters"]
-    assert v["moe_test_mse"] < 0.5 * v["dense_test_mse"], (v["moe_test_mse"], v["dense_test_mse"])
+    claim("moe_test_mse", v["moe_test_mse"], "<", 0.5 * v["dense_test_mse"], "under half the dense MSE")
 
 
 def test_at_equal_total_parameters_the_dense_model_does_more_flops_and_on_this_task_loses(lab):
@@ -42,28 +42,29 @@ def test_a_batch_of_a_few_dozen_inputs_touches_every_expert(lab):
         assert abs(u - expected) <= 0.05 * expected, (b, u, expected)
 
 
-def test_the_balancing_loss_balances_the_load(lab):
+def test_the_balancing_loss_balances_the_load(lab, claim):
     v = lab["values"]
     load = dict(zip(v["alphas"], v["max_mean_load"], strict=True))
-    assert load[0.0] > 2.0, "without it, a few experts take most inputs"
-    assert load[max(v["alphas"])] < 1.3
+    claim("max/mean load without balancing", load[0.0], ">", 2.0, "a few experts take most inputs")
+    claim("max/mean load, strongest balancing", load[max(v["alphas"])], "<", 1.3, "balanced")
     assert v["max_mean_load"] == sorted(v["max_mean_load"], reverse=True)
 
 
-def test_unbalanced_experts_overflow_and_drop_more_inputs(lab):
+def test_unbalanced_experts_overflow_and_drop_more_inputs(lab, claim):
     v = lab["values"]
     for cf, unbalanced, balanced in zip(
         v["capacity_factors"], v["dropped_without_balance"], v["dropped_with_balance"], strict=True
     ):
         assert balanced <= unbalanced, cf
     one = v["capacity_factors"].index(1.0)
-    assert v["dropped_without_balance"][one] > 2 * v["dropped_with_balance"][one]
+    dropped = v["dropped_without_balance"][one]
+    claim("dropped without balance at 1.0", dropped, ">", 2 * v["dropped_with_balance"][one], "twice as many")
     assert v["dropped_with_balance"][-1] < 0.01, "a generous capacity drops almost nothing when balanced"
 
 
-def test_routing_costs_time_on_a_cpu(lab):
+def test_routing_costs_time_on_a_cpu(lab, claim):
     t = lab["timings"]
-    assert t["moe_us_per_input"] > t["dense_us_per_input"], "dispatch, not FLOPs, dominates at this size"
-    assert t["moe_us_per_input"] > t["equal_params_dense_us_per_input"], (
-        "even the dense model with all of the MoE's parameters is faster"
-    )
+    moe = t["moe_us_per_input"]
+    claim("moe_us_per_input", moe, ">", t["dense_us_per_input"], "dispatch, not FLOPs, dominates here")
+    dense = t["equal_params_dense_us_per_input"]
+    claim("moe_us_per_input", moe, ">", dense, "even the dense model with all its parameters is faster")

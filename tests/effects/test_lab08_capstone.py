@@ -14,12 +14,13 @@ def lab(cpu_run):
     return cpu_run("08_capstone")
 
 
-def test_the_law_fits_the_grid_and_its_optimum_is_a_size_the_grid_spans(lab):
+def test_the_law_fits_the_grid_and_its_optimum_is_a_size_the_grid_spans(lab, claim):
     v = lab["values"]
-    assert v["law_r2"] > 0.9, "the parametric law describes the small runs"
+    claim("law_r2", v["law_r2"], ">", 0.9, "the parametric law describes the small runs")
     assert 0.3 < v["law_a"] < 0.8, "N_opt grows with compute at a Chinchilla-like rate (a ≈ 0.5)"
     assert v["bootstrap_N_low"] <= v["compute_optimal_N"] <= v["bootstrap_N_high"]
-    assert v["bootstrap_N_high"] < 2 * v["bootstrap_N_low"], "the bootstrap pins N_opt within 2x"
+    spread = v["bootstrap_N_high"] / v["bootstrap_N_low"]
+    claim("bootstrap N_opt high / low", spread, "<", 2, "the bootstrap pins N_opt within 2x")
 
 
 def test_a_low_volume_favours_the_compute_optimal_size_and_a_high_one_the_smaller(lab):
@@ -35,32 +36,33 @@ def test_a_low_volume_favours_the_compute_optimal_size_and_a_high_one_the_smalle
     assert v["crossover_low"] <= v["crossover_queries"] <= high
 
 
-def test_both_trained_models_reach_the_target_the_law_forecast(lab):
+def test_both_trained_models_reach_the_target_the_law_forecast(lab, claim):
     v = lab["values"]
     for name in ("compute_optimal", "inference_aware"):
         measured, predicted = v[f"{name}_loss"], v[f"{name}_predicted"]
-        assert abs(measured - predicted) / predicted < 0.15, f"{name}: {measured} vs {predicted}"
+        claim(f"{name} relative miss", abs(measured - predicted) / predicted, "<", 0.15, "the forecast holds")
     assert v["inference_aware_loss"] < 1.1 * v["compute_optimal_loss"], "the smaller one is as good"
 
 
-def test_int8_fits_the_budget_at_almost_no_cost_and_fewer_bits_cost_more(lab):
+def test_int8_fits_the_budget_at_almost_no_cost_and_fewer_bits_cost_more(lab, claim):
     v = lab["values"]
     size = dict(zip(v["formats"], v["format_bytes"], strict=True))
     loss = dict(zip(v["formats"], v["format_loss"], strict=True))
     assert size["fp32"] > v["memory_budget"] >= size[v["format_choice"]]
-    assert loss["int8"] < 1.05 * loss["fp32"], "8 bits per weight are nearly free"
-    assert loss["int3"] > 2 * loss["fp32"], "3 bits per weight are not"
+    claim("int8 loss", loss["int8"], "<", 1.05 * loss["fp32"], "8 bits per weight are nearly free")
+    claim("int3 loss", loss["int3"], ">", 2 * loss["fp32"], "3 bits per weight are not")
     assert v["format_choice"] in ("int8", "int6")
 
 
-def test_more_samples_with_a_verifier_solve_more_tasks(lab):
+def test_more_samples_with_a_verifier_solve_more_tasks(lab, claim):
     v = lab["values"]
     for name in ("student", "course_model"):
+        # (pass@k cannot fall with k: the estimator is monotone by construction)
         curve = v[f"{name}_pass_at_k"]
-        assert curve == sorted(curve), f"{name}: pass@k grows with k"
-        assert curve[-1] > curve[0] + 0.1, f"{name}: {v['samples'][-1]} samples solve more tasks"
+        claim(f"{name} pass@{v['samples'][-1]}", curve[-1], ">", curve[0] + 0.1, "more samples solve more")
     assert v["course_model_pass_at_k"][0] > v["student_pass_at_k"][0], "one answer: bigger is better"
-    assert v["flops_ratio"] > 4, "a course-model answer costs several student answers"
-    assert v["student_at_equal_flops"] > 2 * v["student_pass_at_k"][0], "the verifier's choice pays"
+    claim("flops_ratio", v["flops_ratio"], ">", 4, "a course-model answer costs several student answers")
+    at_equal, one = v["student_at_equal_flops"], v["student_pass_at_k"][0]
+    claim("student_at_equal_flops", at_equal, ">", 2 * one, "the verifier's choice pays")
     # ... but one student answer succeeds too rarely to catch up at equal FLOPs (the lab says why)
     assert v["course_model_greedy"] > v["student_at_equal_flops"]
