@@ -10,7 +10,7 @@ SOLUTIONS ?= collapsed
 # The cpu build is the site (_build/html); any other profile or view builds beside it, so
 # the execution caches of two profiles never mix.
 BOOK_OUT := $(if $(filter open,$(SOLUTIONS)),_build/solutions-$(PROFILE),$(if $(filter cpu,$(PROFILE)),.,_build/$(PROFILE)))
-LINTED := labsupport tests labs benchmarks tools
+LINTED := labsupport tests labs benchmarks tools conftest.py
 
 # The Colab-like environment: Colab's preinstalled versions (colab_versions.txt) on Python 3.13.
 COLAB_VENV := .venv-colab
@@ -95,13 +95,13 @@ test: preflight
 
 # The edit loop (about 2 minutes): lint, unit tests and every lab under nbval in smoke. Two
 # processes run side by side, one torch thread each: the unit tests with the first two labs,
-# and the other labs (loading tests/conftest.py as a plugin, so their kernels get the suite's
-# private cache too); the split balances their times.
+# and the other labs (the root conftest.py gives their kernels the suite's private cache and
+# ipc sockets too); the split balances their times.
 UNIT_LABS := labs/01_complexity.ipynb labs/02_scaling_laws.ipynb
 check: setup lint
 	@log=$$(mktemp); \
 	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest tests $(UNIT_LABS) --nbval-lax -m "$(QUICK)" -q --durations=5 >$$log 2>&1 & unit=$$!; \
-	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest $(filter-out $(UNIT_LABS),$(wildcard labs/*.ipynb)) --nbval-lax -p tests.conftest -q --durations=5 || fail=1; \
+	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest $(filter-out $(UNIT_LABS),$(wildcard labs/*.ipynb)) --nbval-lax -q --durations=5 || fail=1; \
 	wait $$unit || fail=1; \
 	echo "--- unit tests and $(UNIT_LABS)"; cat $$log; rm -f $$log; \
 	test -z "$$fail"

@@ -7,7 +7,7 @@ runs before these tests in ``make test``) they must be as they were.
 
 import pytest
 
-from tests.conftest import USER_FOLDERS, _snapshot
+from tests.plugin import USER_FOLDERS, _snapshot
 
 
 def test_running_the_labs_left_the_users_folders_as_they_were(nbval_runs, user_folders_at_start):
