@@ -143,7 +143,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def _layer(report: pytest.TestReport) -> str:
     if report.nodeid.startswith("labs/"):
         return "nbval"
-    return next((layer for layer in LAYERS if layer in report.keywords), "unit")
+    return next((layer for layer in LAYERS if layer in getattr(report, "keywords", {})), "unit")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -53,12 +53,10 @@ TEST_CONFIG = (
 GRADE_AS_EXECUTED = {
     "Autograde": {
         "sanitize_preprocessors": [
-            p
-            for p in Autograde.class_traits()["sanitize_preprocessors"].default_value
-            if p is not ClearOutput
+            p for p in Autograde.class_traits()["sanitize_preprocessors"].default() if p is not ClearOutput
         ],
         "autograde_preprocessors": [
-            p for p in Autograde.class_traits()["autograde_preprocessors"].default_value if p is not Execute
+            p for p in Autograde.class_traits()["autograde_preprocessors"].default() if p is not Execute
         ],
     }
 }
