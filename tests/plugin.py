@@ -85,7 +85,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _nbval_cell(item: pytest.Item) -> bool:
-    return type(item).__name__ == "IPyNbCell" and hasattr(item, "cell_num")
+    """An nbval item of one of the course's labs (``labs/*.ipynb``)."""
+    in_labs = Path(str(item.path)).parent == ROOT / "labs"
+    return in_labs and type(item).__name__ == "IPyNbCell" and hasattr(item, "cell_num")
 
 
 def _variant() -> str | None:
