@@ -22,6 +22,10 @@ COLAB_PYTHON ?= $(or $(shell ls -d $$HOME/.pyenv/versions/$(COLAB_MINOR).*/bin/p
 # book, the browser and the slow tests (real training scripts, torchrun launches).
 QUICK := not effects and not colab and not book and not browser and not grading and not slow
 
+# pip does not byte-compile what it installs (torch's thousands of modules); Python compiles
+# the modules a process imports, once, on first use.
+export PIP_NO_COMPILE := 1
+
 .PHONY: setup colab-env preflight book test check lint serve bench sync-labs instructor-kit course-model draft-models clean
 
 setup: $(STAMP)

@@ -5,10 +5,12 @@ without them (the one-line MNIST-1D fallback a learner offline gets)."""
 
 import json
 
+import nbformat
 import pytest
 
-from tests.labrun import LABS, execute_cells, lab_path
+from tests.labrun import LABS, execute_cells, lab_env, lab_path
 from tests.vision_files import SKIP_CIFAR10_MD5, write_cifar10, write_mnist
+from tools.notebook_run import execute
 
 pytestmark = pytest.mark.slow
 FALLBACK = "running on MNIST-1D instead"
@@ -22,16 +24,33 @@ def first_code_cells(stem: str) -> list[str]:
     return [code[0]["id"], config["id"]]
 
 
+REPORT = (
+    "import json, labsupport\nprint(json.dumps({'config': repr(cfg), 'profile': labsupport.get_profile()}))"
+)
+
+
+@pytest.fixture(scope="module")
+def gpu_configurations(tmp_path_factory) -> dict[str, dict]:
+    """Every lab's set-up and configuration cells in ``gpu``, one lab after another in one kernel
+    (one torch import, not eight); ``%reset -f`` empties the namespace between labs, so a name
+    one lab forgot to import cannot come from the lab before."""
+    nb = nbformat.v4.new_notebook()
+    for lab in LABS:
+        cells = {c.id: c for c in nbformat.read(lab, as_version=4).cells}
+        nb.cells += [nbformat.v4.new_code_cell("%reset -f")]
+        nb.cells += [cells[i] for i in first_code_cells(lab.stem)] + [nbformat.v4.new_code_cell(REPORT)]
+    env = lab_env("gpu", tmp_path_factory.mktemp("cache"))
+    execute(nb, cwd=LABS[0].parent, env=env, timeout=600)
+    reports = [c for c in nb.cells if c.source == REPORT]
+    return {
+        lab.stem: json.loads("".join(o.get("text", "") for o in cell.outputs))
+        for lab, cell in zip(LABS, reports, strict=True)
+    }
+
+
 @pytest.mark.parametrize("stem", [p.stem for p in LABS])
-def test_the_gpu_configuration_builds(stem, tmp_path):
-    out = execute_cells(
-        stem,
-        first_code_cells(stem),
-        profile="gpu",
-        cache=tmp_path,
-        after="import json, labsupport\nprint(json.dumps({'config': repr(cfg), 'profile': labsupport.get_profile()}))",
-    )
-    result = json.loads(out[-1])
+def test_the_gpu_configuration_builds(stem, gpu_configurations):
+    result = gpu_configurations[stem]
     assert result["profile"] == "gpu" and result["config"].startswith("Config(")
 
 
