@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -66,6 +66,41 @@ def time_it(
         _sync(device)
         seconds.append(time.perf_counter() - start)
     return Timing(tuple(seconds))
+
+
+def time_in_turn(
+    fns: Mapping[str, Callable[[], object]],
+    *,
+    repeats: int = 5,
+    warmup: int = 1,
+    device: torch.device | str | None = None,
+) -> dict[str, Timing]:
+    """Time several functions taking turns (A, B, C, A, B, C, ...), each ``repeats`` times
+    after ``warmup`` untimed calls; return each one's :class:`Timing`.
+
+    A ratio of two medians measured this way compares like with like: a change in the
+    machine's load during the run touches every function alike, where timing A ``repeats``
+    times and then B would put all of it on one side.
+    """
+    if not isinstance(fns, Mapping) or not fns:
+        raise ValueError(f"fns must be a non-empty mapping of names to functions, got {fns!r}")
+    for name, fn in fns.items():
+        function(f"fns[{name!r}]", fn)
+    positive_int("repeats", repeats)
+    non_negative_int("warmup", warmup)
+    device = torch.device(device) if device is not None else None
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    _sync(device)
+    seconds: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            seconds[name].append(time.perf_counter() - start)
+    return {name: Timing(tuple(s)) for name, s in seconds.items()}
 
 
 def matmul_flops_per_second(

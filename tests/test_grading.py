@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import textwrap
 import time
 import uuid
@@ -37,7 +38,7 @@ from nbgrader.preprocessors import ClearOutput, Execute
 
 from tests.labrun import LABS, lab_env, log_execution, stored
 from tools.instructor_kit import STUB_MESSAGE, collect, exercises, grade_step, write_course
-from tools.notebook_run import execute, nbgrader_kernel_config
+from tools.notebook_run import execute, nbgrader_kernel_config, socket_prefix
 from tools.sync_labs import setup_cell_source
 
 pytestmark = [pytest.mark.grading, pytest.mark.timeout(1800)]
@@ -200,12 +201,16 @@ def graded(tmp_path_factory, session_cache, monkeypatch_module) -> dict[str, Gra
     """Every lab graded, one at a time, in one course."""
     monkeypatch_module.setenv("LABSUPPORT_PROFILE", "smoke")
     work = tmp_path_factory.mktemp("grading")
-    course = write_course(work / "course", LABS, extra_config=TEST_CONFIG + nbgrader_kernel_config())
+    sockets = socket_prefix()  # one folder for nbgrader's kernels, which start one at a time
+    course = write_course(work / "course", LABS, extra_config=TEST_CONFIG + nbgrader_kernel_config(sockets))
     graded = {}
-    for lab in LABS:
-        scores, repaired = _autograde_lab(lab, course, work)
-        released = course / "release" / lab.stem / lab.name
-        graded[lab.stem] = Graded(course, scores, repaired, *_run_unsolved(released, session_cache))
+    try:
+        for lab in LABS:
+            scores, repaired = _autograde_lab(lab, course, work)
+            released = course / "release" / lab.stem / lab.name
+            graded[lab.stem] = Graded(course, scores, repaired, *_run_unsolved(released, session_cache))
+    finally:
+        shutil.rmtree(Path(sockets).parent, ignore_errors=True)
     return graded
 
 

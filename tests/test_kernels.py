@@ -110,3 +110,24 @@ def test_a_cell_that_hangs_fails_its_test_with_every_threads_stack(tmp_path):
     assert pid_file.exists(), "the cell never ran: " + text[-3000:]
     assert result.returncode != 0, text[-3000:]
     assert "Timeout" in text and "Stack of" in text, text[-3000:]
+
+
+@pytest.mark.slow
+def test_a_cell_that_hangs_in_nbgraders_test_course_fails_at_its_cell_timeout(tmp_path):
+    """A forced hang under nbgrader: a submission whose cell sleeps for days is not waited for;
+    the test course's cell timeout (here 3 s; 5 minutes in tests/test_grading.py) ends it."""
+    from tools.instructor_kit import collect, grade_step, write_course
+
+    lab = tmp_path / "hang.ipynb"
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# Hang"), nbformat.v4.new_code_cell("1")]
+    )
+    nbformat.write(nb, lab)
+    config = "c.Execute.timeout = 3\nc.Execute.interrupt_on_timeout = False\n" + nbgrader_kernel_config()
+    course = write_course(tmp_path / "course", [lab], extra_config=config)
+    nb.cells[1].source = "import time\ntime.sleep(1e6)"
+    submission = tmp_path / "submitted.ipynb"
+    nbformat.write(nb, submission)
+    collect(course, "hang", "student", submission)
+    with pytest.raises(RuntimeError, match=r"(?i)timeout|timed out"):
+        grade_step(course, "autograde", "hang", "student")
