@@ -121,7 +121,7 @@ bench: setup
 	$(BIN)/python benchmarks/threads.py
 	$(BIN)/python benchmarks/sweep_speedup.py
 	$(BIN)/python benchmarks/double_descent_sweep.py --epochs 5
-	$(BIN)/python benchmarks/grading_times.py --profiles smoke cpu
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/grading_times.py --profiles smoke cpu
 
 # The course's code model (labsupport/weights/), trained from its seed on one CPU thread
 # (about ten minutes here). NPROC=2 trains it with DistributedDataParallel under torchrun.
@@ -134,9 +134,10 @@ draft-models: setup
 	$(BIN)/python tools/train_draft_models.py
 
 # The instructor kit (_build/instructor): student versions, solutions, an nbgrader course
-# folder and the rubric, made by nbgrader from the labs.
+# folder and the rubric, made by nbgrader from the labs (in-process; nbgrader runs the
+# venv's alembic command, hence PATH).
 instructor-kit: setup
-	$(BIN)/python -m tools.instructor_kit build --out _build/instructor
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m tools.instructor_kit build --out _build/instructor
 
 sync-labs: setup
 	$(BIN)/python -m tools.sync_labs
