@@ -29,9 +29,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from labsupport import MLPSweep, Split, configure_threads, matmul_flops_per_second, train_sweep
+from labsupport import MLPSweep, Split, configure_threads, train_sweep
 from labsupport.complexity import mlp_parameters
-from labsupport.timing import time_it
+from labsupport.timing import matmul_flops_per_second, time_it
 
 WIDTHS = np.unique(np.geomspace(2, 300, 20).astype(int)).tolist()
 N_TRAIN, D_IN, CLASSES, BATCH, LR, MOMENTUM = 4_000, 40, 10, 100, 0.01, 0.9

@@ -56,7 +56,7 @@ from labsupport.scaling import (
 from labsupport.smoothness import Trajectory, input_gradient_norms
 from labsupport.sweep import MLPSweep
 from labsupport.sweep_train import evaluate_sweep, train_sweep
-from labsupport.timing import matmul_flops_per_second, time_in_turn, time_it
+from labsupport.timing import time_in_turn, time_it
 from labsupport.train import evaluate, fit
 from labsupport.vision import DatasetUnavailable, load_classification_data
 from labsupport.widgets import Choice, Slider, TextBox, interactive_plot
@@ -110,7 +110,6 @@ __all__ += [
     "format_bytes",
     "format_count",
     "matched_dense_width",
-    "matmul_flops_per_second",
     "memory_bytes",
     "moe_mlp_cost",
     "parameter_table",
