@@ -40,7 +40,7 @@ def one_kernel(transport: str, timeout: float) -> str:
         client.start_channels()
         try:
             client.wait_for_ready(timeout=timeout)
-            reply = client.execute_interactive("1 + 1", timeout=timeout)
+            reply = client.execute_interactive("1 + 1", timeout=timeout, output_hook=lambda msg: None)
             return "ok" if reply["content"]["status"] == "ok" else f"error: {reply['content']}"
         finally:
             client.stop_channels()
