@@ -98,13 +98,14 @@ test: preflight
 	test -z "$$fail"
 
 # The edit loop (about 2 minutes): lint, unit tests and every lab under nbval in smoke. Two
-# processes run side by side, one torch thread each: the unit tests with the first two labs,
-# and the other labs (the root conftest.py gives their kernels the suite's private cache and
-# ipc sockets too); the split balances their times.
+# processes run side by side, one torch thread each: the first two labs and then the unit
+# tests (tests/test_isolation.py looks at the user's folders after the labs ran), and the
+# other labs (the root conftest.py gives their kernels the suite's private cache and ipc
+# sockets too); the split balances their times.
 UNIT_LABS := labs/01_complexity.ipynb labs/02_scaling_laws.ipynb
 check: setup lint
 	@log=$$(mktemp); \
-	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest tests $(UNIT_LABS) --nbval-lax -m "$(QUICK)" -q --durations=5 >$$log 2>&1 & unit=$$!; \
+	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest $(UNIT_LABS) tests --nbval-lax -m "$(QUICK)" -q --durations=5 >$$log 2>&1 & unit=$$!; \
 	LABSUPPORT_PROFILE=smoke $(BIN)/python -m pytest $(filter-out $(UNIT_LABS),$(wildcard labs/*.ipynb)) --nbval-lax -q --durations=5 || fail=1; \
 	wait $$unit || fail=1; \
 	echo "--- unit tests and $(UNIT_LABS)"; cat $$log; rm -f $$log; \
