@@ -114,7 +114,9 @@ def rubric_markdown(labs: list[Path] = LABS) -> str:
     return "\n".join(lines) + "\n"
 
 
-def nbgrader(course: Path, *args: str, timeout: int = 3600, env: dict[str, str] | None = None):
+def nbgrader(
+    course: Path, *args: str, timeout: int = 3600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run the command ``nbgrader <args>`` in the course folder, as an instructor does, with
     ``env`` (default: this process's); fail with its output if it fails.
 
