@@ -62,7 +62,15 @@ lint: setup
 # What make test needs that make cannot install, checked before anything else: a Python of
 # Colab's minor version for the Colab layer. Locally, without one, that layer is skipped and
 # the end of the run says so; under CI=true it is an error, in the first seconds.
+# Free disk: the two environments take about 12 GB (torch's CUDA build twice), the run's
+# artifacts and pip's unpacking about 3 GB more; a full disk fails pip half-way with "No space
+# left on device", so it is checked first.
+NEED_GB = $(shell echo $$(( 3 + $(if $(wildcard $(STAMP)),0,7) + $(if $(wildcard $(COLAB_VENV)/.installed),0,6) )))
 preflight:
+	@free=$$(( $$(df -Pk . | awk 'NR==2 {print $$4}') / 1048576 )); \
+	if [ "$$free" -lt "$(NEED_GB)" ]; then \
+	  echo "make test: $$free GB free on $$(df -P . | awk 'NR==2 {print $$6}'), and this run needs about $(NEED_GB) GB (the two environments and the run's artifacts): free some space (old clones, ~/.cache/pip) and run it again" >&2; exit 1; \
+	fi
 	@if [ -z "$(COLAB_PYTHON)" ]; then \
 	  msg="no Python $(COLAB_MINOR) for the Colab layer (looked for ~/.pyenv/versions/$(COLAB_MINOR).* and python$(COLAB_MINOR) on PATH): install one (pyenv install $(COLAB_MINOR), or your distribution's python$(COLAB_MINOR)-venv), or set COLAB_PYTHON=/path/to/python$(COLAB_MINOR)"; \
 	  if [ "$$CI" = true ]; then echo "make test: $$msg" >&2; exit 1; fi; \
