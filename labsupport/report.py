@@ -58,7 +58,25 @@ def summary_text(values: Mapping[str, Value | list[Value]]) -> str:
     return "\n".join(f"{key:<{width}}  {_text(value)}" for key, value in values.items())
 
 
-def report_summary(lab: str, values: Mapping[str, Any], *, timings: Mapping[str, Any] | None = None) -> None:
+def comparison_table(rows: Sequence[tuple[str, str, str]]) -> str:
+    """Markdown for the learner's summary: one row per headline, what this run measured beside
+    what the paper (or the chapter) reports."""
+    if not rows or not all(isinstance(r, tuple) and len(r) == 3 for r in rows):
+        raise ValueError(
+            f"table must be a non-empty list of (quantity, measured, reported) tuples, got {rows!r}"
+        )
+    lines = ["| | you measured | the paper reports |", "|---|---|---|"]
+    lines += [f"| {what} | {measured} | {reported} |" for what, measured, reported in rows]
+    return "\n".join(lines)
+
+
+def report_summary(
+    lab: str,
+    values: Mapping[str, Any],
+    *,
+    timings: Mapping[str, Any] | None = None,
+    table: Sequence[tuple[str, str, str]] | None = None,
+) -> None:
     """Display a lab's headline numbers (a table) with a machine-readable copy for the tests.
 
     Args:
@@ -67,6 +85,9 @@ def report_summary(lab: str, values: Mapping[str, Any], *, timings: Mapping[str,
             the seed fixes. Names are identifiers (``snake_case``), so a test can read them.
         timings: the same for wall-clock measurements (seconds, speed-ups), which vary
             from run to run.
+        table: what the learner sees: ``(quantity, measured, reported)`` rows of text, shown
+            as a short "you measured / the paper reports" table. Without it, every value is
+            listed.
 
     The displayed payload is ``{"lab": lab, "values": {...}, "timings": {...}}`` under
     :data:`SUMMARY_MIME`.
@@ -88,9 +109,13 @@ def report_summary(lab: str, values: Mapping[str, Any], *, timings: Mapping[str,
         "values": {key: _clean(key, value) for key, value in values.items()},
         "timings": {key: _clean(key, value) for key, value in timings.items()},
     }
+    from IPython.display import display
+
+    if table is not None:
+        markdown = comparison_table(table)
+        display({SUMMARY_MIME: payload, "text/markdown": markdown, "text/plain": markdown}, raw=True)
+        return
     text = f"Summary of lab {lab}\n" + summary_text(payload["values"])
     if payload["timings"]:
         text += "\nmeasured on this machine (varies from run to run):\n" + summary_text(payload["timings"])
-    from IPython.display import display
-
     display({SUMMARY_MIME: payload, "text/plain": text}, raw=True)

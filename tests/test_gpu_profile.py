@@ -17,10 +17,10 @@ FALLBACK = "running on MNIST-1D instead"
 
 
 def first_code_cells(stem: str) -> list[str]:
-    """Ids of a lab's set-up cell and of its configuration cell (the one defining Config)."""
+    """Ids of a lab's set-up cell and of its settings cell (``cfg = ...Settings.for_profile()``)."""
     nb = json.loads(lab_path(stem).read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    config = next(c for c in code if "class Config" in "".join(c["source"]))
+    config = next(c for c in code if ".for_profile()" in "".join(c["source"]))
     return [code[0]["id"], config["id"]]
 
 
@@ -51,7 +51,7 @@ def gpu_configurations(tmp_path_factory) -> dict[str, dict]:
 @pytest.mark.parametrize("stem", [p.stem for p in LABS])
 def test_the_gpu_configuration_builds(stem, gpu_configurations):
     result = gpu_configurations[stem]
-    assert result["profile"] == "gpu" and result["config"].startswith("Config(")
+    assert result["profile"] == "gpu" and "Settings(" in result["config"]
 
 
 LAB3_STEP = """

@@ -37,7 +37,14 @@ from nbgrader.converters import Autograde
 from nbgrader.preprocessors import ClearOutput, Execute
 
 from tests.labrun import LABS, lab_env, log_execution, stored
-from tools.instructor_kit import STUB_MESSAGE, collect, exercises, grade_step, write_course
+from tools.instructor_kit import (
+    STUB_MESSAGE,
+    collect,
+    exercises,
+    grade_step,
+    write_course,
+    written_questions,
+)
 from tools.notebook_run import execute, nbgrader_kernel_config, socket_prefix
 from tools.sync_labs import setup_cell_source
 
@@ -228,8 +235,13 @@ def test_the_solutions_score_full_marks(graded, stem):
     """nbgrader's own grading of the lab's solutions as they ran (nbval's run, or its own)."""
     scores = graded[stem].scores["solver"]
     total = sum(e.points for e in exercises(ROOT_LABS[stem]))
-    assert scores["max"] == total > 0
+    written = written_questions(ROOT_LABS[stem])
+    assert written, f"{stem}: no written question graded by hand"
+    assert scores["max"] == total + sum(w.points for w in written) > total > 0
     assert scores["total"] == total, f"{stem}: the solutions lose points: {scores}"
+    for w in written:
+        # autograding leaves a written answer to the instructor: no points until graded by hand
+        assert scores[w.answer_id] == 0, f"{stem}: written question {w.number} was graded automatically"
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -237,14 +249,19 @@ def test_a_wrong_answer_from_colab_loses_its_points_and_the_feedback_says_why(gr
     result = graded[stem]
     number, _, named = WRONG[stem]
     wrong = next(e for e in exercises(ROOT_LABS[stem]) if e.number == number)
-    graded_ids = {e.solution_id for e in exercises(ROOT_LABS[stem])} | {
-        e.check_id for e in exercises(ROOT_LABS[stem])
-    }
+    written = written_questions(ROOT_LABS[stem])
+    graded_ids = (
+        {e.solution_id for e in exercises(ROOT_LABS[stem])}
+        | {e.check_id for e in exercises(ROOT_LABS[stem])}
+        | {w.answer_id for w in written}
+    )
     assert set(result.repaired) == graded_ids, "collect must restore the metadata Colab dropped"
     scores = result.scores["colab"]
-    assert scores["max"] == sum(e.points for e in exercises(ROOT_LABS[stem])) > 0, "the rubric's total"
+    by_hand = sum(w.points for w in written)
+    auto = sum(e.points for e in exercises(ROOT_LABS[stem]))
+    assert scores["max"] == auto + by_hand and auto > 0, "the rubric's total"
     assert scores[wrong.check_id] == 0
-    assert scores["total"] == scores["max"] - wrong.points, scores
+    assert scores["total"] == auto - wrong.points, scores
     feedback = (result.course / "feedback" / "colab" / stem / f"{stem}.html").read_text(encoding="utf-8")
     assert f"Graded check: exercise {number} ({wrong.points} points)" in feedback
     assert "AssertionError" in feedback and named in feedback, "the feedback must say what is wrong"

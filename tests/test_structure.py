@@ -3,6 +3,7 @@
 import ast
 import json
 import re
+import statistics
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,9 @@ from tools.sync_labs import (
     time_text,
 )
 
+MAX_CELL_LINES = 25
+SETTINGS_RE = re.compile(r"^cfg = (?P<cls>\w+Settings)\.for_profile\(\)", re.M)
+PREDICT_RE = re.compile(r"^(?P<name>\w+) = predict\(", re.M)
 LABS = sorted((Path(__file__).resolve().parents[1] / "labs").glob("*.ipynb"))
 CITE_RE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
 BIB_KEY_RE = re.compile(r"^@\w+\{([^,\s]+),", re.MULTILINE)
@@ -111,20 +115,89 @@ def test_setup_cell_is_canonical(lab):
     assert "".join(first_code["source"]) == setup_cell_source(), f"{path.name}: run `make sync-labs`"
 
 
-def test_config_dataclass_per_profile(lab):
-    """One frozen Config whose for_profile writes cpu in full and the others as changes to it."""
+def _code(nb: dict) -> list[str]:
+    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def test_settings_are_a_short_table_from_labsupport(lab):
+    """The first cell after set-up shows the profile's settings (labsupport.settings); the three
+    profiles are written there, out of the learner's way, not in the notebook."""
     path, nb = lab
-    configs = [
-        c for c in nb["cells"] if c["cell_type"] == "code" and "def for_profile" in "".join(c["source"])
-    ]
-    assert len(configs) == 1, f"{path.name}: one config cell with Config.for_profile"
-    code = "".join(configs[0]["source"])
-    assert "@dataclass(frozen=True)" in code and "by_profile(" in code, path.name
-    assert "cpu=cpu" in code, f"{path.name}: write the cpu profile in full, then `smoke=replace(cpu, ...)`"
-    assert code.count("replace(") >= 2 and code.count("cls(") == 1, (
-        f"{path.name}: smoke and gpu are `replace(cpu, ...)`, so a reader sees only what changes"
+    code = _code(nb)
+    settings = SETTINGS_RE.search(code[1])
+    assert settings, (
+        f"{path.name}: the cell after set-up is `cfg = XSettings.for_profile()` (labsupport.settings)"
     )
-    assert "cfg = Config.for_profile()" in code, path.name
+    assert len(code[1].splitlines()) <= 15, f"{path.name}: the settings cell is over 15 lines"
+    import labsupport.settings as module
+
+    cls = getattr(module, settings["cls"], None)
+    assert cls is not None and issubclass(cls, module.LabSettings), (
+        f"{path.name}: {settings['cls']} must be a LabSettings in labsupport.settings"
+    )
+    assert set(cls.profiles()) == {"smoke", "cpu", "gpu"}
+    assert all(cls.meanings().values()), f"{settings['cls']}: every setting says what it means"
+    assert not any("class Config" in c or "def for_profile" in c for c in code), (
+        f"{path.name}: the profiles live in labsupport.settings, not in the notebook"
+    )
+
+
+def _tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def test_code_cells_are_short(lab):
+    """One claim per cell: at most 25 lines (a loop written out once may be longer: tag it
+    `write-once`), and a median of at most 12."""
+    path, nb = lab
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code" and "remove-input" not in _tags(c)]
+    lengths = [len("".join(c["source"]).splitlines()) for c in cells]
+    long = [
+        f"cell {c['id']} ({n} lines)"
+        for c, n in zip(cells, lengths, strict=True)
+        if n > MAX_CELL_LINES and "write-once" not in _tags(c)
+    ]
+    assert not long, f"{path.name}: code cells over {MAX_CELL_LINES} lines: {long}"
+    assert statistics.median(lengths) <= 12, (
+        f"{path.name}: median code cell {statistics.median(lengths)} lines"
+    )
+    once = [n for c, n in zip(cells, lengths, strict=True) if "write-once" in _tags(c)]
+    assert len(once) <= 3 and all(n <= 45 for n in once), f"{path.name}: write-once cells {once}"
+
+
+def test_predictions_come_before_their_runs_and_are_revealed(lab):
+    """At least two predictions per lab; each is revealed after the run it predicts."""
+    path, nb = lab
+    code = _code(nb)
+    made = [(i, m["name"]) for i, c in enumerate(code) for m in PREDICT_RE.finditer(c)]
+    assert len(made) >= 2, f"{path.name}: a lab asks for at least two predictions, found {len(made)}"
+    for i, name in made:
+        assert any(f"{name}.reveal(" in c for c in code[i + 2 :]), (
+            f"{path.name}: prediction {name!r} is never revealed after a run"
+        )
+        assert "..." in code[i], (
+            f"{path.name}: prediction {name!r} must leave its guess as ... for the learner"
+        )
+
+
+def test_every_lab_asks_a_written_question(lab):
+    path, nb = lab
+    questions = [
+        c
+        for c in nb["cells"]
+        if c["cell_type"] == "markdown" and "### Written question" in "".join(c["source"])
+    ]
+    assert questions, f"{path.name}: no written question graded by hand"
+    cells = nb["cells"]
+    for i, cell in enumerate(cells):
+        if cell in questions:
+            meta = cells[i + 1].get("metadata", {}).get("nbgrader", {})
+            assert meta.get("grade") and meta.get("solution") and meta.get("points"), (
+                f"{path.name}: a written question's answer cell needs nbgrader metadata (make sync-labs)"
+            )
+            assert "Rubric" in "".join(cells[i + 1]["source"]), (
+                f"{path.name}: the model answer states its rubric"
+            )
 
 
 def _solution_names(source: str) -> set[str]:
@@ -234,6 +307,13 @@ def test_every_lab_ends_with_its_summary(lab):
     calls = [c for c in code if "report_summary(" in "".join(c["source"])]
     assert len(calls) == 1, f"{path.name}: one report_summary(...) cell, found {len(calls)}"
     assert f'"{path.stem}"' in "".join(calls[0]["source"]), f"{path.name}: report_summary names its lab"
+    assert "table=" in "".join(calls[0]["source"]), (
+        f"{path.name}: the learner sees a you-measured/paper table"
+    )
+    assert "remove-input" in _tags(calls[0]), f"{path.name}: the summary's code is hidden on the site"
+    assert calls[0]["metadata"].get("jupyter", {}).get("source_hidden"), (
+        f"{path.name}: the summary's code is collapsed in Jupyter"
+    )
 
 
 #: The widest code line the site's code column shows without a scroll bar at 1280 px (the

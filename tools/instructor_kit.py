@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.sync_labs import BADGE_RE, graded_check
+from tools.sync_labs import BADGE_RE, graded_check, written_question
 
 ROOT = Path(__file__).resolve().parent.parent
 LABS = sorted((ROOT / "labs").glob("*.ipynb"))
@@ -95,6 +95,32 @@ def exercises(notebook: Path) -> list[Exercise]:
     return [Exercise(e.lab, e.number, _title(t), e.points) for e, t in zip(found, titles, strict=True)]
 
 
+@dataclass(frozen=True)
+class WrittenQuestion:
+    """A question answered in prose and graded by hand, with its points."""
+
+    lab: str
+    number: int
+    title: str
+    points: int
+
+    @property
+    def answer_id(self) -> str:
+        return f"{self.lab}-written-{self.number}"
+
+
+def written_questions(notebook: Path) -> list[WrittenQuestion]:
+    """The lab's written questions, in order (their model answers and rubrics are in the lab)."""
+    found = []
+    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and (numbered := written_question(source)) is not None:
+            heading = next(line for line in source.splitlines() if line.startswith("### Written question"))
+            title = heading.partition(":")[2].strip() or heading.removeprefix("### ")
+            found.append(WrittenQuestion(notebook.stem, numbered[0], title, numbered[1]))
+    return found
+
+
 def _title(heading: str) -> str:
     """``Exercise 4 (experiment): an MLP as big`` -> ``an MLP as big (experiment)``."""
     label, _, title = heading.partition(":")
@@ -110,7 +136,10 @@ def rubric_markdown(labs: list[Path] = LABS) -> str:
             f"| {lab_title(lab) if e.number == 1 else ''} | {e.number} | {e.title} | {e.points} |"
             for e in graded
         ]
-        lines.append(f"| | | **total** | **{sum(e.points for e in graded)}** |")
+        written = written_questions(lab)
+        lines += [f"| | W{w.number} | {w.title} (written, graded by hand) | {w.points} |" for w in written]
+        total = sum(e.points for e in graded) + sum(w.points for w in written)
+        lines.append(f"| | | **total** | **{total}** |")
     return "\n".join(lines) + "\n"
 
 
@@ -230,6 +259,8 @@ def collect(course: Path, lab: str, student: str, notebook: Path) -> list[str]:
         raise ValueError(f"no notebook at {notebook}")
     released = json.loads(release.read_text(encoding="utf-8"))
     wanted = [c["metadata"]["nbgrader"] for c in released["cells"] if "nbgrader" in c.get("metadata", {})]
+    wanted_answers = [m for m in wanted if "-written-" in m["grade_id"]]
+    wanted = [m for m in wanted if "-written-" not in m["grade_id"]]
     try:
         submitted = json.loads(notebook.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -246,7 +277,20 @@ def collect(course: Path, lab: str, student: str, notebook: Path) -> list[str]:
             f"{notebook}: expected {len(wanted) // 2} exercises of {lab} (a solution cell, then its "
             f"'# Graded check' cell), found {len(marked) // 2}"
         )
-    present = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in code}
+    cells = submitted["cells"]
+    answers = [
+        cells[i + 1]
+        for i, c in enumerate(cells[:-1])
+        if c["cell_type"] == "markdown" and written_question("".join(c["source"])) is not None
+    ]
+    if len(answers) != len(wanted_answers):
+        raise ValueError(
+            f"{notebook}: expected {len(wanted_answers)} written answers of {lab} (a Markdown cell after "
+            f"each '### Written question'), found {len(answers)}"
+        )
+    marked += answers
+    wanted += wanted_answers
+    present = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells}
     repaired = []
     for cell, meta in zip(marked, wanted, strict=True):
         if meta["grade_id"] not in present:

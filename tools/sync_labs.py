@@ -35,6 +35,7 @@ SETUP_MARKER = "# Set-up (the same in every lab)"
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 LAB_TIMES = ROOT / "benchmarks" / "lab_times.md"
 TIME_RE = re.compile(r"smoke ≈ \d+ s · cpu ≈ \d+ s")
+WRITTEN_RE = re.compile(r"^### Written question (?P<n>\d+) \((?P<points>\d+) points?, graded by hand\)", re.M)
 CHECK_HEADER_RE = re.compile(r"# Graded check: exercise (?P<n>\d+) \((?P<points>\d+) points?\)")
 BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 
@@ -137,6 +138,52 @@ def check_metadata(notebook: Path, index: int, points: int) -> dict:
     }
 
 
+def written_metadata(notebook: Path, index: int, points: int) -> dict:
+    """nbgrader's metadata for the answer cell of the ``index``-th written question: a Markdown
+    solution cell graded by hand, worth ``points``. ``generate_assignment`` replaces the model
+    answer and rubric (between the solution markers) with "YOUR ANSWER HERE"."""
+    return {
+        "grade": True,
+        "grade_id": f"{notebook.stem}-written-{index}",
+        "locked": False,
+        "points": points,
+        "schema_version": 3,
+        "solution": True,
+        "task": False,
+    }
+
+
+def written_question(source: str) -> tuple[int, int] | None:
+    """``(question number, points)`` from a written question's heading cell, or None."""
+    match = WRITTEN_RE.search(source)
+    return None if match is None else (int(match["n"]), int(match["points"]))
+
+
+def _sync_written(notebook: Path, cells: list[dict]) -> None:
+    """Number the written questions in order and give each answer cell (the Markdown cell after
+    the question, holding a model answer between solution markers) its nbgrader metadata."""
+    number = 0
+    for i, cell in enumerate(cells):
+        source = "".join(cell["source"])
+        if cell["cell_type"] != "markdown" or (found := written_question(source)) is None:
+            continue
+        number += 1
+        answer = cells[i + 1] if i + 1 < len(cells) else None
+        if (
+            answer is None
+            or answer["cell_type"] != "markdown"
+            or "### BEGIN SOLUTION" not in "".join(answer["source"])
+        ):
+            raise ValueError(
+                f"{notebook.name}: written question {number} needs a Markdown answer cell right after it, "
+                "with a model answer and its rubric between ### BEGIN SOLUTION and ### END SOLUTION"
+            )
+        cell["source"] = WRITTEN_RE.sub(
+            f"### Written question {number} ({found[1]} points, graded by hand)", source, count=1
+        ).splitlines(keepends=True)
+        answer["metadata"]["nbgrader"] = written_metadata(notebook, number, found[1])
+
+
 SOLUTION_VIEW = {"code_prompt_show": "Show the solution", "code_prompt_hide": "Hide the solution"}
 
 
@@ -215,6 +262,7 @@ def sync(notebook: Path, *, record: bool = False) -> bool:
             cell["outputs"], cell["execution_count"] = [], None
         cell.setdefault("metadata", {}).pop("execution", None)
     _sync_exercises(notebook, nb["cells"])
+    _sync_written(notebook, nb["cells"])
     for cell in nb["cells"]:
         source = "".join(cell["source"])
         if cell["cell_type"] == "markdown" and BADGE_RE.search(source):
