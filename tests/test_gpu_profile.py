@@ -92,7 +92,16 @@ print(json.dumps({"shape": list(data.train.x.shape[1:]), "losses": losses, "sour
                   "dataset": cfg.dataset}))
 """
 
-LAB1_CELLS = ["0a61f253", "956afdce", "77f86833", "d2663e68", "c1b16a02", "c1b16a03"]  # + models
+LAB1_CELLS = [
+    "0a61f253",
+    "956afdce",
+    "10a1f001",
+    "77f86833",
+    "d2663e68",
+    "c1b16a02",
+    "c1b16a03",
+    "10a1f007",
+]  # + models
 LAB3_CELLS = ["71a6c1c2", "d9da36f3", "ea28534d", "f0a9e970"]  # set-up, config, data, the MLP
 LAB4_CELLS = ["1d8f6249", "8547900e", "b6879ea5", "9030e108", "cf0f54aa", "f2747826"]  # + models, loss
 

@@ -1,7 +1,9 @@
 """The shape every lab and page must have (see "The lab format" in the README)."""
 
 import ast
+import importlib
 import json
+import pkgutil
 import re
 import statistics
 from pathlib import Path
@@ -129,11 +131,15 @@ def test_settings_are_a_short_table_from_labsupport(lab):
         f"{path.name}: the cell after set-up is `cfg = XSettings.for_profile()` (labsupport.settings)"
     )
     assert len(code[1].splitlines()) <= 15, f"{path.name}: the settings cell is over 15 lines"
-    import labsupport.settings as module
+    import labsupport.settings as package
 
-    cls = getattr(module, settings["cls"], None)
-    assert cls is not None and issubclass(cls, module.LabSettings), (
-        f"{path.name}: {settings['cls']} must be a LabSettings in labsupport.settings"
+    modules = [
+        importlib.import_module(f"labsupport.settings.{m.name}")
+        for m in pkgutil.iter_modules(package.__path__)
+    ]
+    found = [getattr(m, settings["cls"]) for m in modules if hasattr(m, settings["cls"])]
+    assert found and issubclass(cls := found[0], package.LabSettings), (
+        f"{path.name}: {settings['cls']} must be a LabSettings in a module of labsupport.settings"
     )
     assert set(cls.profiles()) == {"smoke", "cpu", "gpu"}
     assert all(cls.meanings().values()), f"{settings['cls']}: every setting says what it means"
@@ -166,13 +172,13 @@ def test_code_cells_are_short(lab):
 
 
 def test_predictions_come_before_their_runs_and_are_revealed(lab):
-    """At least two predictions per lab; each is revealed after the run it predicts."""
+    """At least two predictions per lab, each in a cell before the run it predicts and revealed after it."""
     path, nb = lab
     code = _code(nb)
     made = [(i, m["name"]) for i, c in enumerate(code) for m in PREDICT_RE.finditer(c)]
     assert len(made) >= 2, f"{path.name}: a lab asks for at least two predictions, found {len(made)}"
     for i, name in made:
-        assert any(f"{name}.reveal(" in c for c in code[i + 2 :]), (
+        assert any(f"{name}.reveal(" in c for c in code[i + 1 :]), (
             f"{path.name}: prediction {name!r} is never revealed after a run"
         )
         assert "..." in code[i], (

@@ -5,9 +5,10 @@ settings of the current profile (``LABSUPPORT_PROFILE``: ``smoke``, ``cpu`` or `
 a table of name, value and meaning. A learner changes one with ``dataclasses.replace(cfg, ...)``.
 The three profiles are written here, one module per lab, the ``cpu`` profile in full and the
 others as changes to it.
+
+Each lab imports its own, e.g. ``from labsupport.settings.complexity import ComplexitySettings``.
 """
 
 from labsupport.settings.base import LabSettings, setting
-from labsupport.settings.complexity import ComplexitySettings
 
-__all__ = ["ComplexitySettings", "LabSettings", "setting"]
+__all__ = ["LabSettings", "setting"]

@@ -1,0 +1,71 @@
+"""Lab 8 (the capstone): the grid of small runs, the budget, the query volumes and the size of
+the verifier experiment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from labsupport.settings.base import LabSettings, setting
+
+
+@dataclass(frozen=True)
+class CapstoneSettings(LabSettings):
+    """Sizes of the capstone's experiments: the grid the law is fitted to (part 2), the
+    decision (parts 3-5) and the verifier experiment (part 6)."""
+
+    widths: setting(tuple[int, ...], "hidden units of the grid's student MLPs")
+    grid_steps: setting(tuple[int, ...], "every width trains for each of these step counts")
+    batch_size: setting(int, "fresh teacher samples per training step")
+    lr: setting(float, "Adam learning rate (cosine schedule to each run's last step)")
+    budget: setting(float, "the training FLOPs you are given")
+    queries_low: setting(float, "a low expected inference volume (queries over the model's life)")
+    queries_high: setting(float, "a high expected inference volume")
+    bootstrap: setting(int, "refits of the law on resampled runs")
+    serve_batch: setting(int, "inputs per timed forward pass")
+    memory_budget: setting(float, "bytes of weights the deployed model may take")
+    tasks: setting(int, "part 6: lines of held-out Python to complete")
+    samples: setting(tuple[int, ...], "the k of pass@k")
+    new_bytes: setting(int, "bytes generated per answer")
+    temperature: setting(float, "sampling temperature of the answers")
+
+    @classmethod
+    def profiles(cls) -> dict[str, CapstoneSettings]:
+        cpu = cls(
+            widths=(8, 11, 16, 23, 32, 45, 64, 91, 128, 181),
+            grid_steps=(250, 500, 1000, 2000),
+            batch_size=128,
+            lr=1e-2,
+            budget=3e8,
+            queries_low=1e4,
+            queries_high=1e7,
+            bootstrap=30,
+            serve_batch=65536,
+            memory_budget=600,
+            tasks=192,
+            samples=(1, 2, 4, 8),
+            new_bytes=32,
+            temperature=0.8,
+        )
+        return {
+            "smoke": replace(
+                cpu,
+                widths=(8, 16, 32, 64),
+                grid_steps=(50, 100, 200),
+                budget=3e7,
+                bootstrap=3,
+                serve_batch=4096,
+                tasks=12,
+                samples=(1, 2),
+                new_bytes=16,
+            ),
+            "cpu": cpu,
+            "gpu": replace(
+                cpu,
+                widths=(*cpu.widths, 256, 362),
+                grid_steps=(250, 500, 1000, 2000, 4000),
+                budget=1e9,
+                bootstrap=100,
+                tasks=256,
+                samples=(1, 2, 4, 8, 16, 32),
+            ),
+        }
