@@ -102,6 +102,51 @@ def time_text(stem: str) -> str | None:
     return None if measured is None else f"smoke ≈ {measured[0]} s · cpu ≈ {measured[1]} s"
 
 
+#: How a lab's learner time is estimated (the title cell says so): reading speed for prose,
+#: minutes per code cell (read, run, look at the output), per exercise, per written question
+#: and per prediction.
+WORDS_PER_MINUTE = 200
+MINUTES_PER = {"code cell": 1.5, "exercise": 15, "written question": 10, "prediction": 2}
+LEARNER_RE = re.compile(r"\*\*Learner time\*\*[^\n]*")
+
+
+def _five(minutes: float) -> int:
+    return max(5, 5 * round(minutes / 5))
+
+
+def _duration(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest:02d} min" if hours else f"{rest} min"
+
+
+def learner_time(nb: dict, cpu_seconds: int | None) -> str:
+    """The title cell's learner-time line, estimated from the lab's own words and cells."""
+    cells = nb["cells"][1:]
+    text = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    exercises = sum("### BEGIN SOLUTION" in c for c in code)
+    written = sum(
+        written_question("".join(c["source"])) is not None for c in cells if c["cell_type"] == "markdown"
+    )
+    predictions = sum(len(re.findall(r"^\w+ = predict\(", c, re.M)) for c in code)
+    reading = len(re.findall(r"\w+", text)) / WORDS_PER_MINUTE + MINUTES_PER["code cell"] * len(code)
+    tasks = (
+        MINUTES_PER["exercise"] * exercises
+        + MINUTES_PER["written question"] * written
+        + MINUTES_PER["prediction"] * predictions
+    )
+    runs = (cpu_seconds or 0) / 60
+    total = _five(reading) + _five(tasks) + _five(runs)
+    return (
+        f"**Learner time** ≈ {_duration(total)}: reading and running ≈ {_five(reading)} min, "
+        f"{exercises} exercises, {written} written question{'s' * (written != 1)} and "
+        f"{predictions} predictions ≈ {_five(tasks)} min, waiting for the `cpu` runs ≈ {_five(runs)} min "
+        f"(estimated by `tools/sync_labs.py`: {WORDS_PER_MINUTE} words a minute, "
+        f"{MINUTES_PER['code cell']} min per code cell, {MINUTES_PER['exercise']} per exercise, "
+        f"{MINUTES_PER['written question']} per written question)."
+    )
+
+
 def is_checked(cell: dict) -> bool:
     """Whether nbval compares this code cell's output with the stored one."""
     return cell["cell_type"] == "code" and "".join(cell["source"]).lstrip().startswith(CHECK_MARKER)
@@ -269,6 +314,11 @@ def sync(notebook: Path, *, record: bool = False) -> bool:
             new = BADGE_RE.sub(colab_badge(notebook), source)
             if (measured := time_text(notebook.stem)) is not None:
                 new = TIME_RE.sub(measured, new, count=1)
+            line = learner_time(nb, measured_times().get(notebook.stem, (0, None))[1])
+            if LEARNER_RE.search(new):
+                new = LEARNER_RE.sub(line, new, count=1)
+            else:
+                new = new.replace("\n**Time**", f"\n{line}\n\n**Time**", 1)
         elif cell["cell_type"] == "code" and source.startswith(SETUP_MARKER):
             new = setup_cell_source()
         else:
