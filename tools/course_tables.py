@@ -18,13 +18,13 @@ from typing import Any
 
 from sphinx.util.docutils import SphinxDirective
 
-from tools.instructor_kit import LABS, exercises, lab_title, rubric_markdown
-from tools.sync_labs import LAB_TIMES, time_text
+from tools.instructor_kit import LABS, exercises, lab_title, rubric_markdown, written_questions
+from tools.sync_labs import LAB_TIMES, LEARNER_RE, time_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
 OBJECTIVES_RE = re.compile(
-    r"\*\*Learning objectives\.\*\*(?P<objectives>.*?)\*\*Prerequisites\.\*\*(?P<pre>.*?)\*\*Time\*\*", re.S
+    r"\*\*Learning objectives\.\*\*(?P<objectives>.*?)\*\*Prerequisites\.\*\*(?P<pre>.*?)\*\*(?:Learner time|Time)\*\*", re.S
 )
 
 
@@ -48,14 +48,24 @@ def chapter_of(lab: Path) -> str:
     return found[0].stem
 
 
+def learner_hours(notebook: Path) -> str:
+    """The lab's learner-time estimate from its title cell (``≈ 2 h 20 min``), or ``—``."""
+    title = "".join(json.loads(notebook.read_text(encoding="utf-8"))["cells"][0]["source"])
+    match = LEARNER_RE.search(title)
+    return match.group(0).split(":", 1)[0].removeprefix("**Learner time** ").strip() if match else "—"
+
+
 def syllabus_markdown(labs: list[Path] = LABS) -> str:
     """The syllabus: a summary table, then each week's objectives and prerequisites."""
-    lines = ["| Week | Read | Do | Time (measured) | Points |", "|---|---|---|---|---|"]
+    lines = [
+        "| Week | Read | Do | Learner time (estimated) | Machine time (measured) | Points |",
+        "|---|---|---|---|---|---|",
+    ]
     for week, lab in enumerate(labs, start=1):
-        points = sum(e.points for e in exercises(lab))
+        points = sum(e.points for e in exercises(lab)) + sum(w.points for w in written_questions(lab))
         lines.append(
             f"| {week} | {{doc}}`../chapters/{chapter_of(lab)}` | {{doc}}`../labs/{lab.stem}` | "
-            f"{time_text(lab.stem) or 'not measured'} | {points} |"
+            f"{learner_hours(lab)} | {time_text(lab.stem) or 'not measured'} | {points} |"
         )
     for week, lab in enumerate(labs, start=1):
         objectives, prerequisites = lab_outline(lab)
