@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from tools.instructor_kit import LABS, collect, exercises, rubric_markdown
-from tools.sync_labs import sync
+from tools.instructor_kit import LABS, collect, exercises, rubric_markdown, written_questions
+from tools.sync_labs import _sync_written, sync
 
 LAB = LABS[0]
 
@@ -67,8 +67,36 @@ def test_collect_says_what_it_expected(course, tmp_path):
 def test_the_rubric_totals_each_labs_points():
     text = rubric_markdown()
     for lab in LABS:
-        assert f"**{sum(e.points for e in exercises(lab))}**" in text
+        written = written_questions(lab)
+        assert f"**{sum(e.points for e in exercises(lab)) + sum(w.points for w in written)}**" in text
+        assert all(
+            f"| W{w.number} | {w.title} (written, graded by hand) | {w.points} |" in text for w in written
+        )
     assert all(e.points > 0 for lab in LABS for e in exercises(lab))
+
+
+def test_sync_numbers_written_questions_and_gives_their_answers_metadata(tmp_path):
+    nb = json.loads(LAB.read_text())
+    question = next(c for c in nb["cells"] if "### Written question" in "".join(c["source"]))
+    question["source"] = "".join(question["source"]).replace("question 1 (2 points", "question 7 (3 points")
+    answer = nb["cells"][nb["cells"].index(question) + 1]
+    answer["metadata"] = {}
+    _sync_written(LAB, nb["cells"])
+    renumbered = tmp_path / LAB.name
+    renumbered.write_text(json.dumps(nb))
+    (found,) = written_questions(renumbered)
+    assert (found.number, found.points) == (1, 3)
+    meta = answer["metadata"]["nbgrader"]
+    assert meta["grade"] and meta["solution"] and meta["points"] == 3
+    assert meta["grade_id"] == f"{LAB.stem}-written-1"
+
+
+def test_sync_refuses_a_written_question_without_an_answer_cell(tmp_path):
+    nb = json.loads(LAB.read_text())
+    question = next(c for c in nb["cells"] if "### Written question" in "".join(c["source"]))
+    del nb["cells"][nb["cells"].index(question) + 1]
+    with pytest.raises(ValueError, match="written question 1 needs a Markdown answer cell"):
+        _sync_written(LAB, nb["cells"])
 
 
 def test_stale_points_are_caught(tmp_path):
