@@ -6,6 +6,7 @@ there, and ``__all__`` holds nothing else except exception classes a lab may cat
 
 import ast
 import json
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,19 @@ def test_all_holds_only_lab_names_and_exceptions(lab_imports):
     ]
     assert not extra, f"__all__ exports names no lab imports (import them from their module): {extra}"
     assert len(labsupport.__all__) == len(set(labsupport.__all__)), "a name is listed twice"
+
+
+def test_the_installed_package_holds_every_subpackage():
+    """pip installs what pyproject.toml's package list finds (Colab installs labsupport that
+    way): a subpackage it misses works here, from the source tree, and fails on Colab."""
+    import tomllib
+    from fnmatch import fnmatch
+
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = config["packages"]["find"]["include"]
+    packages = {
+        ".".join(init.parent.relative_to(root).parts) for init in (root / "labsupport").rglob("__init__.py")
+    }
+    missed = sorted(p for p in packages if not any(fnmatch(p, pattern) for pattern in patterns))
+    assert not missed, f"pyproject.toml's packages miss {missed}"
