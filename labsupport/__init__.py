@@ -7,7 +7,7 @@ state: seeds, threads and devices are set by the functions below, called visibly
 set-up cell.
 """
 
-from labsupport.checkpoints import CheckpointError, load_checkpoint, load_or_train, save_checkpoint
+from labsupport.checkpoints import CheckpointError, load_or_train
 from labsupport.checks import (
     check_close,
     check_closest,
@@ -32,9 +32,10 @@ from labsupport.complexity import (
 from labsupport.corpus import CorpusUnavailable, eval_windows, load_text_corpus, sample_windows
 from labsupport.data import Split, corrupt_labels, load_mnist1d, make_regime_task
 from labsupport.distill import UNLABELED, Recipe, distillation_loss, train_students
-from labsupport.env import by_profile, configure_threads, env_report, get_device, get_profile, set_seed
+from labsupport.env import configure_threads, env_report, get_device, get_profile, set_seed
 from labsupport.lora import lora_parameter_count
 from labsupport.moe import evaluate_moe, mse_with_balance
+from labsupport.predictions import predict, prediction_record
 from labsupport.quantize import fake_quantize, quantize, quantized_bytes
 from labsupport.random_features import RandomReLUFeatures, feature_sweep, min_norm_solve
 from labsupport.report import report_summary
@@ -65,7 +66,6 @@ __version__ = "0.5.0"
 
 # set-up: run profile, device, seed, threads (labsupport.env)
 __all__ = [
-    "by_profile",
     "configure_threads",
     "env_report",
     "get_device",
@@ -87,9 +87,7 @@ __all__ += [
 
 # checkpoints (labsupport.checkpoints)
 __all__ += [
-    "load_checkpoint",
     "load_or_train",
-    "save_checkpoint",
 ]
 
 # training (labsupport.train, labsupport.sweep, labsupport.sweep_train)
@@ -180,6 +178,8 @@ __all__ += [
     "Slider",
     "TextBox",
     "interactive_plot",
+    "predict",
+    "prediction_record",
     "report_summary",
 ]
 

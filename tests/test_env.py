@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from labsupport import by_profile, configure_threads, env_report, get_device, get_profile, set_seed
+from labsupport import configure_threads, env_report, get_device, get_profile, set_seed
+from labsupport.env import by_profile
 
 
 def test_profile_from_environment(monkeypatch):

@@ -102,7 +102,7 @@ LAB1_CELLS = [
     "c1b16a03",
     "10a1f007",
 ]  # + models
-LAB3_CELLS = ["71a6c1c2", "d9da36f3", "ea28534d", "f0a9e970"]  # set-up, config, data, the MLP
+LAB3_CELLS = ["71a6c1c2", "d9da36f3", "ea28534d", "f0a9e970", "ba563c64"]  # + the MLP, its loop (F)
 LAB4_CELLS = ["1d8f6249", "8547900e", "b6879ea5", "9030e108", "cf0f54aa", "f2747826"]  # + models, loss
 
 

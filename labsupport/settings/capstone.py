@@ -20,6 +20,7 @@ class CapstoneSettings(LabSettings):
     budget: setting(float, "the training FLOPs you are given")
     queries_low: setting(float, "a low expected inference volume (queries over the model's life)")
     queries_high: setting(float, "a high expected inference volume")
+    fit_starts: setting(int, "L-BFGS starts of the law fitted in the notebook")
     bootstrap: setting(int, "refits of the law on resampled runs")
     serve_batch: setting(int, "inputs per timed forward pass")
     memory_budget: setting(float, "bytes of weights the deployed model may take")
@@ -36,6 +37,7 @@ class CapstoneSettings(LabSettings):
             batch_size=128,
             lr=1e-2,
             budget=3e8,
+            fit_starts=8,
             queries_low=1e4,
             queries_high=1e7,
             bootstrap=30,
@@ -52,6 +54,7 @@ class CapstoneSettings(LabSettings):
                 widths=(8, 16, 32, 64),
                 grid_steps=(50, 100, 200),
                 budget=3e7,
+                fit_starts=4,
                 bootstrap=3,
                 serve_batch=4096,
                 tasks=12,
