@@ -24,7 +24,8 @@ from tools.sync_labs import LAB_TIMES, LEARNER_RE, time_text
 ROOT = Path(__file__).resolve().parent.parent
 
 OBJECTIVES_RE = re.compile(
-    r"\*\*Learning objectives\.\*\*(?P<objectives>.*?)\*\*Prerequisites\.\*\*(?P<pre>.*?)\*\*(?:Learner time|Time)\*\*", re.S
+    r"\*\*Learning objectives\.\*\*(?P<objectives>.*?)\*\*Prerequisites\.\*\*(?P<pre>.*?)\*\*(?:Learner time|Time)\*\*",
+    re.S,
 )
 
 
