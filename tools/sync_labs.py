@@ -36,6 +36,9 @@ CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 LAB_TIMES = ROOT / "benchmarks" / "lab_times.md"
 TIME_RE = re.compile(r"smoke ≈ \d+ s · cpu ≈ \d+ s")
 WRITTEN_RE = re.compile(r"^### Written question (?P<n>\d+) \((?P<points>\d+) points?, graded by hand\)", re.M)
+# A written answer's model answer sits between nbgrader's markers hidden in HTML comments, so
+# neither Jupyter nor the site shows them (nbgrader finds its markers anywhere in a line).
+ANSWER_RE = re.compile(r"^<!-- BEGIN SOLUTION -->$.*^<!-- END SOLUTION -->$", re.S | re.M)
 CHECK_HEADER_RE = re.compile(r"# Graded check: exercise (?P<n>\d+) \((?P<points>\d+) points?\)")
 BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 
@@ -217,11 +220,11 @@ def _sync_written(notebook: Path, cells: list[dict]) -> None:
         if (
             answer is None
             or answer["cell_type"] != "markdown"
-            or "### BEGIN SOLUTION" not in "".join(answer["source"])
+            or not ANSWER_RE.search("".join(answer["source"]))
         ):
             raise ValueError(
                 f"{notebook.name}: written question {number} needs a Markdown answer cell right after it, "
-                "with a model answer and its rubric between ### BEGIN SOLUTION and ### END SOLUTION"
+                "with a model answer and its rubric between <!-- BEGIN SOLUTION --> and <!-- END SOLUTION -->"
             )
         cell["source"] = WRITTEN_RE.sub(
             f"### Written question {number} ({found[1]} points, graded by hand)", source, count=1
