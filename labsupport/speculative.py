@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from scipy import stats
 
 from labsupport._validate import function, int_in, module, non_negative_int, number_in, positive_int, tensor
 from labsupport.codemodel import ByteLM
@@ -265,5 +264,7 @@ def sequence_test(
     chance = {cell: float(torch.prod(exact[(0, *cell[:-1]), cell])) for cell in cells}
     total = sum(chance.values())  # 1 up to rounding
     expected = {cell: trials * c / total for cell, c in chance.items()}
+    from scipy import stats  # imported here: it takes about a second
+
     statistic, p_value = stats.chisquare([observed[c] for c in cells], [expected[c] for c in cells])
     return SequenceTest(observed, expected, float(statistic), float(p_value))
