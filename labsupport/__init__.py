@@ -2,7 +2,7 @@
 
 The names below are what the labs import, e.g. ``from labsupport import fit, get_device``,
 plus the exceptions a lab may catch; everything else is reached through its module
-(``from labsupport.sweep_train import BatchedAdam``). Importing the package changes no global
+(``from labsupport.sweep.train import BatchedAdam``). Importing the package changes no global
 state: seeds, threads and devices are set by the functions below, called visibly from a lab's
 set-up cell.
 """
@@ -29,10 +29,10 @@ from labsupport.complexity import (
     parameter_table,
     routed_cost,
 )
-from labsupport.corpus import CorpusUnavailable, eval_windows, load_text_corpus, sample_windows
 from labsupport.data import Split, corrupt_labels, load_mnist1d, make_regime_task
 from labsupport.distill import UNLABELED, Recipe, distillation_loss, train_students
 from labsupport.env import configure_threads, env_report, get_device, get_profile, set_seed
+from labsupport.lm.corpus import CorpusUnavailable, eval_windows, load_text_corpus, sample_windows
 from labsupport.lora import lora_parameter_count
 from labsupport.moe import evaluate_moe, mse_with_balance
 from labsupport.predictions import predict, prediction_record
@@ -55,8 +55,8 @@ from labsupport.scaling import (
     isoflop_minimum,
 )
 from labsupport.smoothness import Trajectory, input_gradient_norms
-from labsupport.sweep import MLPSweep
-from labsupport.sweep_train import evaluate_sweep, train_sweep
+from labsupport.sweep.model import MLPSweep
+from labsupport.sweep.train import evaluate_sweep, train_sweep
 from labsupport.timing import time_in_turn, time_it
 from labsupport.train import evaluate, fit
 from labsupport.vision import DatasetUnavailable, load_classification_data
@@ -73,7 +73,7 @@ __all__ = [
     "set_seed",
 ]
 
-# data (labsupport.data, labsupport.vision, labsupport.corpus)
+# data (labsupport.data, labsupport.vision, labsupport.lm.corpus)
 __all__ += [
     "Split",
     "corrupt_labels",
@@ -90,7 +90,7 @@ __all__ += [
     "load_or_train",
 ]
 
-# training (labsupport.train, labsupport.sweep, labsupport.sweep_train)
+# training (labsupport.train, labsupport.sweep.model, labsupport.sweep.train)
 __all__ += [
     "MLPSweep",
     "evaluate",

@@ -231,11 +231,11 @@ def check_moe_layer(layer_cls: type[nn.Module], *, atol: float = 1e-5) -> None:
 def check_kv_cache_formula(fn: Callable[..., Any]) -> None:
     """Check ``fn(n_layers, n_kv_heads, head_dim, positions, batch, bytes_per_value)`` against real caches.
 
-    Each case runs a :class:`~labsupport.codemodel.ByteLM` over a batch of windows with a
-    :class:`~labsupport.serving.KVCache` and compares the answer with the bytes the cache holds.
+    Each case runs a :class:`~labsupport.lm.model.ByteLM` over a batch of windows with a
+    :class:`~labsupport.lm.serve.KVCache` and compares the answer with the bytes the cache holds.
     """
-    from labsupport.codemodel import ByteLM
-    from labsupport.serving import KVCache, forward_cached
+    from labsupport.lm.model import ByteLM
+    from labsupport.lm.serve import KVCache, forward_cached
 
     if not callable(fn):
         raise AssertionError(f"kv_cache_bytes: expected a function, got {type(fn).__name__}")
@@ -264,11 +264,11 @@ def check_kv_cache_formula(fn: Callable[..., Any]) -> None:
 def check_verifier(fn: Callable[..., Any], *, trials: int = 3000, seed: int = 1) -> None:
     """Check a speculative-sampling rule ``fn(p, q, drafted, generator) -> (kept, next)``.
 
-    Greedy (one-hot) cases must give what :func:`~labsupport.speculative.verify_draft` gives; on
+    Greedy (one-hot) cases must give what :func:`~labsupport.lm.speculative.verify_draft` gives; on
     a three-token Markov chain, the sequences it produces must pass a chi-square test against
-    the target's exact distribution (:func:`~labsupport.speculative.sequence_test`).
+    the target's exact distribution (:func:`~labsupport.lm.speculative.sequence_test`).
     """
-    from labsupport.speculative import sequence_test, verify_draft
+    from labsupport.lm.speculative import sequence_test, verify_draft
 
     if not callable(fn):
         raise AssertionError(f"verify: expected a function, got {type(fn).__name__}")

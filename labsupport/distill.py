@@ -9,9 +9,9 @@
   one batched step costs little more than one student's step on a CPU.
 
 :func:`train_students` is one of labsupport's two batched trainers; the other is
-:func:`labsupport.sweep_train.train_sweep`. ``vmap`` over one architecture suits students that
+:func:`labsupport.sweep.train.train_sweep`. ``vmap`` over one architecture suits students that
 differ in data, temperature and alpha; a width sweep, whose models differ in size and in the
-number of steps, needs the padded stacks of :class:`labsupport.sweep.MLPSweep` instead.
+number of steps, needs the padded stacks of :class:`labsupport.sweep.model.MLPSweep` instead.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def train_students(
     and minimises :func:`distillation_loss` with Adam. A student trained alone or in a batch
     sees the same data and starts from the same weights. Students may use dropout (each gets
     its own masks) but not batch norm: buffers are not updated. For models of different sizes
-    trained at once, see :func:`labsupport.sweep_train.train_sweep` (module docstring).
+    trained at once, see :func:`labsupport.sweep.train.train_sweep` (module docstring).
 
     Args:
         make_student: builds one (untrained) student; every call must give the same architecture.

@@ -4,11 +4,11 @@ Each lab writes its training loop out once, in the open; afterwards it calls :fu
 which is the same loop with a progress bar and a record of what happened.
 
 * :func:`minibatches` is the one minibatch cursor: :func:`fit` and
-  :func:`labsupport.sweep_train.train_sweep` both draw their batches from it, so a seeded
+  :func:`labsupport.sweep.train.train_sweep` both draw their batches from it, so a seeded
   generator is consumed the same way by both.
 * :func:`evaluate` follows the convention of every ``evaluate*`` function in labsupport: a dict
   with ``"loss"`` and, when the targets are class labels, ``"accuracy"``; the values are plain
-  Python floats (for a sweep of ``M`` models, :func:`~labsupport.sweep_train.evaluate_sweep`
+  Python floats (for a sweep of ``M`` models, :func:`~labsupport.sweep.train.evaluate_sweep`
   returns tensors of shape ``(M,)`` instead, one value per model).
 """
 

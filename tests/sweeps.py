@@ -2,7 +2,7 @@
 
 import torch
 
-from labsupport.sweep import MLPSweep
+from labsupport.sweep.model import MLPSweep
 
 
 def small_sweep(widths=(3, 8, 5, 8), depth=2, grouping="auto", out=2, activation="relu", seed=0) -> MLPSweep:

@@ -118,9 +118,9 @@ def test_top_k():
 
 def _calls():
     from labsupport.complexity import memory_bytes
-    from labsupport.corpus import eval_windows, sample_windows
     from labsupport.data import Split, corrupt_labels, load_mnist1d
     from labsupport.distill import Recipe, train_students
+    from labsupport.lm.corpus import eval_windows, sample_windows
     from labsupport.scaling import fit_chinchilla
     from labsupport.timing import matmul_flops_per_second, time_it
     from labsupport.train import evaluate, fit

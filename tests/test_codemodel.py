@@ -1,4 +1,4 @@
-"""Tests of labsupport.codemodel, labsupport.lm_train and the course model they ship."""
+"""Tests of labsupport.lm.model, labsupport.lm.train and the course model they ship."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from torch import nn
 from labsupport import eval_windows, load_text_corpus
 from labsupport.cache import sha256_of
 from labsupport.checkpoints import CheckpointError
-from labsupport.codemodel import (
+from labsupport.lm.model import (
     COURSE_MODEL_FILE,
     COURSE_RECORD_FILE,
     HELD_OUT_PACKAGE,
@@ -32,7 +32,7 @@ from labsupport.codemodel import (
     non_embedding_parameters,
     weights_dir,
 )
-from labsupport.lm_train import learning_rate, train_lm
+from labsupport.lm.train import learning_rate, train_lm
 from tests.conftest import ROOT
 from tools.train_course_model import BUDGET_FLOPS, FULL, LAB2_LAW, sized_config
 

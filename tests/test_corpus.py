@@ -1,4 +1,4 @@
-"""Tests of labsupport.corpus: the offline byte-level corpus, its split, cache and windows."""
+"""Tests of labsupport.lm.corpus: the offline byte-level corpus, its split, cache and windows."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import urllib.error
 import pytest
 import torch
 
-from labsupport import corpus as corpus_module
-from labsupport.corpus import (
+from labsupport.lm import corpus as corpus_module
+from labsupport.lm.corpus import (
     CorpusUnavailable,
     eval_windows,
     load_text_corpus,

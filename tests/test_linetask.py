@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from labsupport.codemodel import ByteLM
-from labsupport.linetask import line_tasks, parses, solve
+from labsupport.lm.linetask import line_tasks, parses, solve
+from labsupport.lm.model import ByteLM
 
 CODE = b"".join(
     b"x = 1\n    result = compute_value(alpha, beta, gamma)\n"

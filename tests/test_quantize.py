@@ -141,7 +141,7 @@ def test_packed_4_bit_files_of_the_course_model_are_smaller_on_disk():
     Linear weight, the rest in fp32 (configuration arithmetic, so a unit test)."""
     import io
 
-    from labsupport.codemodel import load_course_model
+    from labsupport.lm.model import load_course_model
 
     model = load_course_model()
 

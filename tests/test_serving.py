@@ -1,4 +1,4 @@
-"""Tests of Lab 7's support: labsupport.serving, .speculative, .parallel, the drafts and their checks."""
+"""Tests of Lab 7's support: labsupport.lm.serve, .speculative, .parallel, the drafts and their checks."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from labsupport.checks import (
     check_tokens_per_pass,
     check_verifier,
 )
-from labsupport.codemodel import DRAFT_MODELS, ByteLM, course_model_record, load_course_model, weights_dir
-from labsupport.parallel import run_parallel, shares
-from labsupport.serving import KVCache, forward_cached, generate
-from labsupport.speculative import (
+from labsupport.lm.model import DRAFT_MODELS, ByteLM, course_model_record, load_course_model, weights_dir
+from labsupport.lm.parallel import run_parallel, shares
+from labsupport.lm.serve import KVCache, forward_cached, generate
+from labsupport.lm.speculative import (
     MarkovChain,
     sample,
     sequence_test,

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from labsupport.smoothness import Trajectory, input_gradient_norms
-from labsupport.sweep import MLPSweep
+from labsupport.sweep.model import MLPSweep
 
 
 def test_gradient_norms_of_linear_maps():

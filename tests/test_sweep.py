@@ -1,4 +1,4 @@
-"""labsupport.sweep: every model of a batched sweep computes what its own unpadded MLP computes."""
+"""labsupport.sweep.model: every model of a batched sweep computes what its own unpadded MLP computes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from labsupport.sweep import ACTIVATIONS, MLPSweep, plan_groups
+from labsupport.sweep.model import ACTIVATIONS, MLPSweep, plan_groups
 from tests.sweeps import small_sweep
 
 

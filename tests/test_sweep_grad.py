@@ -1,4 +1,4 @@
-"""labsupport.sweep_grad: the hand-written backward of a sweep equals autograd's."""
+"""labsupport.sweep.grad: the hand-written backward of a sweep equals autograd's."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from labsupport.sweep_grad import sweep_loss_and_grad
-from labsupport.sweep_train import per_model_loss
+from labsupport.sweep.grad import sweep_loss_and_grad
+from labsupport.sweep.train import per_model_loss
 from tests.sweeps import small_sweep
 
 

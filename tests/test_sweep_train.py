@@ -1,4 +1,4 @@
-"""labsupport.sweep_train: a batched sweep trained at once must equal its models trained one by one."""
+"""labsupport.sweep.train: a batched sweep trained at once must equal its models trained one by one."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from labsupport.data import Split
-from labsupport.sweep import MLPSweep
-from labsupport.sweep_optim import BatchedAdam, BatchedSGD, lr_factors
-from labsupport.sweep_train import evaluate_sweep, per_model_accuracy, per_model_loss, train_sweep
+from labsupport.sweep.model import MLPSweep
+from labsupport.sweep.optim import BatchedAdam, BatchedSGD, lr_factors
+from labsupport.sweep.train import evaluate_sweep, per_model_accuracy, per_model_loss, train_sweep
 from tests.sweeps import small_sweep
 
 ORACLES = {  # what each batched optimizer must equal, model by model

@@ -1,6 +1,6 @@
 """Train the course's code model reproducibly from a seed: ``make course-model``.
 
-The model is Lab 2's :class:`labsupport.codemodel.ByteLM`, trained on the Python standard
+The model is Lab 2's :class:`labsupport.lm.model.ByteLM`, trained on the Python standard
 library's source without the ``asyncio`` package (held out for Lab 6). Its size comes from a
 stated compute budget and Lab 2's scaling law (see :data:`LAB2_LAW` and :func:`sized_config`).
 The full run writes the weights and their record into ``labsupport/weights/`` (shipped as
@@ -36,7 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from labsupport import ChinchillaLaw, configure_threads, eval_windows, load_text_corpus
 from labsupport.cache import sha256_of
 from labsupport.checkpoints import write_checkpoint_file
-from labsupport.codemodel import (
+from labsupport.lm.model import (
     COURSE_MODEL_FILE,
     COURSE_RECORD_FILE,
     HELD_OUT_PACKAGE,
@@ -45,7 +45,7 @@ from labsupport.codemodel import (
     non_embedding_parameters,
     weights_dir,
 )
-from labsupport.lm_train import train_lm
+from labsupport.lm.train import train_lm
 
 #: The parametric law L(N, D) (bits per byte; N non-embedding parameters, D training bytes)
 #: fitted by Lab 2's ``cpu`` run on this machine (2026-12-01): the sweep d_model 8-32, two

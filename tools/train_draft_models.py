@@ -32,7 +32,7 @@ from torch import nn
 from labsupport import configure_threads, distillation_loss, eval_windows
 from labsupport.cache import sha256_of
 from labsupport.checkpoints import write_checkpoint_file
-from labsupport.codemodel import (
+from labsupport.lm.model import (
     DRAFT_MODELS,
     ByteLM,
     bits_per_byte,
@@ -40,7 +40,7 @@ from labsupport.codemodel import (
     load_course_model,
     weights_dir,
 )
-from labsupport.lm_train import train_lm
+from labsupport.lm.train import train_lm
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Lab 7 launches this module with ``torchrun`` through :func:`run_parallel`::
 
     python -m torch.distributed.run --standalone --nproc_per_node 2 \\
-        -m labsupport.parallel --modes tensor,pipeline --prompt-hex 6465662... --new-bytes 64 --out DIR
+        -m labsupport.lm.parallel --modes tensor,pipeline --prompt-hex 6465662... --new-bytes 64 --out DIR
 
 * ``tensor`` (Megatron-LM, Shoeybi et al. 2019): every process holds a share of each layer's
   attention heads and MLP units. The first matrix of each pair is split by output rows, the
@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from labsupport._validate import int_in, one_of, positive_int
-from labsupport.codemodel import ByteLM, load_course_model
-from labsupport.serving import KVCache, attend_cached, cached_attention
+from labsupport.lm.model import ByteLM, load_course_model
+from labsupport.lm.serve import KVCache, attend_cached, cached_attention
 
 MODES = ("tensor", "pipeline")
 
@@ -64,7 +64,7 @@ class Traffic:
 
 
 class TensorParallelBlock(nn.Module):
-    """This process's share of a :class:`~labsupport.codemodel.Block`: some heads, some MLP units."""
+    """This process's share of a :class:`~labsupport.lm.model.Block`: some heads, some MLP units."""
 
     def __init__(self, block: nn.Module, rank: int, world: int) -> None:
         super().__init__()
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     for mode in modes:
         one_of("mode", mode, MODES)
     if "WORLD_SIZE" not in os.environ:
-        parser.error("run me with torchrun (labsupport.parallel.run_parallel does)")
+        parser.error("run me with torchrun (labsupport.lm.parallel.run_parallel does)")
     torch.set_num_threads(1)
     device = _init()
     model = load_course_model(device, directory=args.weights)
@@ -233,7 +233,7 @@ def torchrun_command(
     """The command line :func:`run_parallel` runs: torchrun, started from this Python."""
     return [
         sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-        "-m", "labsupport.parallel", "--modes", ",".join(modes), "--prompt-hex", prompt.hex(),
+        "-m", "labsupport.lm.parallel", "--modes", ",".join(modes), "--prompt-hex", prompt.hex(),
         "--new-bytes", str(new_bytes), "--out", str(out),
     ]  # fmt: skip
 

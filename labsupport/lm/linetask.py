@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from labsupport._validate import int_in, module, number_in, positive_int, tensor
-from labsupport.codemodel import ByteLM
-from labsupport.serving import generate
+from labsupport.lm.model import ByteLM
+from labsupport.lm.serve import generate
 
 
 def parses(line: bytes) -> bool:

@@ -1,4 +1,4 @@
-"""The backward pass of an :class:`~labsupport.sweep.MLPSweep`, written out by hand (Chapter 2).
+"""The backward pass of an :class:`~labsupport.sweep.model.MLPSweep`, written out by hand (Chapter 2).
 
 Training a sweep spends most of a step outside the matmuls when autograd drives it: at these
 sizes every call costs a few microseconds of Python and dispatch, and autograd adds its graph,
@@ -13,7 +13,7 @@ summed per-model losses with respect to a layer's output:
 
 The padding needs no mask here: a padded unit's outgoing weights are zero, so its gradient is
 zero, and every activation maps 0 to 0. ``tests/test_sweep_grad.py`` checks every gradient
-against autograd's; :func:`~labsupport.sweep_train.train_sweep` uses this path.
+against autograd's; :func:`~labsupport.sweep.train.train_sweep` uses this path.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 from torch.nn import functional as F
 
 from labsupport._validate import one_of
-from labsupport.sweep import MLPSweep
+from labsupport.sweep.model import MLPSweep
 
 TASKS: tuple[str, ...] = ("regression", "classification")
 
@@ -62,7 +62,7 @@ def sweep_loss_and_grad(
 
     ``task`` is ``"regression"`` (targets ``(n, k)``, or ``(n,)`` when ``k == 1``) or
     ``"classification"`` (integer targets ``(n,)``), as for
-    :func:`~labsupport.sweep_train.per_model_loss`. ``active[g]`` (default:
+    :func:`~labsupport.sweep.train.per_model_loss`. ``active[g]`` (default:
     all) says which stacks to compute; an inactive stack's models get a NaN loss and their
     entries of ``flat.grad`` are left as they were.
     """

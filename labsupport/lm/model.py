@@ -31,7 +31,7 @@ from torch import nn
 from labsupport._validate import int_in, module, non_negative_int, number_in, positive_int, tensor
 from labsupport.cache import sha256_of
 from labsupport.checkpoints import read_checkpoint_file
-from labsupport.corpus import TextCorpus, load_text_corpus
+from labsupport.lm.corpus import TextCorpus, load_text_corpus
 
 #: Where the shipped weights and their training record live, inside the package.
 WEIGHTS_DIR = "weights"

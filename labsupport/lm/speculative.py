@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import torch
 
 from labsupport._validate import function, int_in, module, non_negative_int, number_in, positive_int, tensor
-from labsupport.codemodel import ByteLM
-from labsupport.serving import KVCache, forward_cached, next_distribution
+from labsupport.lm.model import ByteLM
+from labsupport.lm.serve import KVCache, forward_cached, next_distribution
 
 #: ``verify(p, q, drafted, generator) -> (accepted, next_byte)``: see :func:`verify_draft`.
 Verifier = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Generator | None], tuple[int, int]]

@@ -1,6 +1,6 @@
 """Optimizers for a sweep of models stored stacked (Chapters 2 and 3): one learning rate per model.
 
-A :class:`~labsupport.sweep.MLPSweep` stores its models' weights stacked along a leading model
+A :class:`~labsupport.sweep.model.MLPSweep` stores its models' weights stacked along a leading model
 axis, so ``torch.optim`` would give every model the same learning rate and schedule. These
 optimizers take ``(parameter, model_index)`` pairs (:meth:`MLPSweep.parameters_by_model`) and a
 learning rate per model at each step, which lets each model warm up, decay and stop on its own

@@ -1,10 +1,10 @@
-"""Generating text with a :class:`~labsupport.codemodel.ByteLM` and a KV cache.
+"""Generating text with a :class:`~labsupport.lm.model.ByteLM` and a KV cache.
 
 Lab 7 serves the course model. A forward pass over a whole window recomputes every earlier
 position's keys and values at each new byte; :func:`forward_cached` keeps them in a
 :class:`KVCache` and computes only the new positions (Chapter 7). :func:`generate` decodes a
 batch of prompts, with or without the cache. Speculative decoding is in
-:mod:`labsupport.speculative`, splitting the model over processes in :mod:`labsupport.parallel`.
+:mod:`labsupport.lm.speculative`, splitting the model over processes in :mod:`labsupport.lm.parallel`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labsupport._validate import int_in, module, number_in, tensor
-from labsupport.codemodel import ByteLM
+from labsupport.lm.model import ByteLM
 
 
 @dataclass

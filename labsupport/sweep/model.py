@@ -20,9 +20,9 @@ stacks' weights live in one flat parameter vector (``MLPSweep.flat``; each stack
 views of it, :class:`StackLayout`), so an optimizer updates every model with a few calls per
 step, not a few per tensor.
 
-This module is the batched *model*; :mod:`labsupport.sweep_grad` is its hand-written backward
-pass (the fast path of training) and :mod:`labsupport.sweep_train` trains it
-(:func:`~labsupport.sweep_train.train_sweep`, a batched Adam(W) that also allows a different
+This module is the batched *model*; :mod:`labsupport.sweep.grad` is its hand-written backward
+pass (the fast path of training) and :mod:`labsupport.sweep.train` trains it
+(:func:`~labsupport.sweep.train.train_sweep`, a batched Adam(W) that also allows a different
 learning rate and a different number of steps per model, which is what a fixed-compute
 (IsoFLOP) experiment needs). :meth:`MLPSweep.member` returns any one model as an ordinary
 ``nn.Sequential``: the tests use it as the oracle.
@@ -45,7 +45,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "ge
 
 #: Grouping heuristic: one extra group costs about as much per step as this many more padded
 #: parameters per model (measured on a 2-core CPU, 1 thread, batch 100, with the hand-written
-#: backward of :mod:`labsupport.sweep_grad`: a group's ~25 small calls take about as long as
+#: backward of :mod:`labsupport.sweep.grad`: a group's ~25 small calls take about as long as
 #: the matmuls of a 12k-parameter MLP; ``benchmarks/double_descent_sweep.py``).
 GROUP_OVERHEAD_PARAMS = 12_000
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labsupport._validate import function, module, number_in, positive_int, tensor
-from labsupport.corpus import sample_windows
+from labsupport.lm.corpus import sample_windows
 
 #: ``loss_fn(model, x, y) -> scalar``: the default is next-byte cross-entropy.
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]

@@ -1,9 +1,9 @@
-"""Training and evaluating a :class:`~labsupport.sweep.MLPSweep`: all its models at once (Chapter 2).
+"""Training and evaluating a :class:`~labsupport.sweep.model.MLPSweep`: all its models at once (Chapter 2).
 
 * :func:`per_model_loss` and :func:`per_model_accuracy`: one value per model, shape ``(M,)``.
 * :func:`train_sweep` and :func:`evaluate_sweep`, with a :class:`SweepHistory`; the batched
   optimizers (Adam(W) or SGD with momentum, one learning rate per model) and the schedules are
-  in :mod:`labsupport.sweep_optim`.
+  in :mod:`labsupport.sweep.optim`.
 
 This is one of labsupport's two batched trainers. :func:`labsupport.distill.train_students`
 is the other: it trains many copies of *one* architecture, each with its own data,
@@ -24,9 +24,9 @@ from tqdm.auto import tqdm
 
 from labsupport._validate import instance, non_negative_int, number_in, one_of, positive_int
 from labsupport.data import Split, check_split
-from labsupport.sweep import MLPSweep
-from labsupport.sweep_grad import TASKS, sweep_loss_and_grad
-from labsupport.sweep_optim import OPTIMIZERS, SCHEDULES, BatchedAdam, BatchedSGD, lr_factors
+from labsupport.sweep.grad import TASKS, sweep_loss_and_grad
+from labsupport.sweep.model import MLPSweep
+from labsupport.sweep.optim import OPTIMIZERS, SCHEDULES, BatchedAdam, BatchedSGD, lr_factors
 from labsupport.train import eval_batches, minibatches
 
 #: A source of fresh training data: ``sample(batch_size, generator) -> (x, y)``.
@@ -216,7 +216,7 @@ def train_sweep(
     for step in tqdm(range(1, total_steps + 1), desc=desc, disable=not progress, leave=False):
         x, y = next(batches)
         x, y = x.to(device), y.to(device)
-        # the hand-written backward (labsupport.sweep_grad): each model gets the gradient of its
+        # the hand-written backward (labsupport.sweep.grad): each model gets the gradient of its
         # own loss; a stack whose models have all passed their last step is not computed
         loss = sweep_loss_and_grad(model, x, y, task, [step <= last for last in stack_steps])
         factors = lr_factors(
