@@ -58,9 +58,9 @@ def get_profile() -> str:
 def by_profile(profile: str | None = None, *, smoke: T, cpu: T, gpu: T) -> T:
     """Pick the value for ``profile`` (default: :func:`get_profile`).
 
-    Labs use it to build their config dataclass::
+    :meth:`labsupport.settings.LabSettings.for_profile` picks a lab's settings with it::
 
-        cfg = by_profile(smoke=Config(steps=50), cpu=Config(steps=2000), gpu=Config(steps=20000))
+        by_profile(smoke=Config(steps=50), cpu=Config(steps=2000), gpu=Config(steps=20000))
     """
     name = get_profile() if profile is None else validate_profile(profile)
     return {"smoke": smoke, "cpu": cpu, "gpu": gpu}[name]

@@ -105,25 +105,6 @@ def _bits_per_byte(ns: dict, lib: Any) -> None:
     assert theirs(model, x, y, **extra) == pytest.approx(lib.bits_per_byte(model, x, y), rel=1e-5)
 
 
-def _train_lm(ns: dict, lib: Any) -> None:
-    tokens = torch.tensor(list(b"abcabcabd" * 40))
-    models = []
-    for train in (ns["train_lm"], lib.train_lm):
-        torch.manual_seed(0)
-        model = lib.ByteLM(16, 1, 8)
-        train(model, tokens, steps=5, batch_size=4, context=8, lr=1e-2, seed=0)
-        models.append(model)
-    for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values(), strict=True):
-        torch.testing.assert_close(a, b)
-
-
-def _generate(ns: dict, lib: Any) -> None:
-    torch.manual_seed(0)
-    model = lib.ByteLM(32, 2, 32).eval()
-    prompts = torch.randint(0, 256, (2, 5))
-    assert torch.equal(ns["generate"](model, prompts, 12), lib.generate(model, prompts, 12))
-
-
 def _distillation_loss(ns: dict, lib: Any) -> None:
     torch.manual_seed(0)
     s, t, y = torch.randn(6, 10), torch.randn(6, 10), torch.randint(0, 10, (6,))
@@ -157,8 +138,6 @@ COMPARE: dict[str, Callable[[dict, Any], None]] = {
     "ByteLM": _bytelm,
     "non_embedding_parameters": _non_embedding,
     "bits_per_byte": _bits_per_byte,
-    "train_lm": _train_lm,
-    "generate": _generate,
     "distillation_loss": _distillation_loss,
     "MoELayer": _moe_layer,
     "DenseMLP": _dense_mlp,

@@ -6,7 +6,7 @@ import dataclasses
 import html
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
-from labsupport.env import get_profile, validate_profile
+from labsupport.env import by_profile, get_profile, validate_profile
 
 
 def setting(kind: type, meaning: str) -> Any:
@@ -35,7 +35,7 @@ class LabSettings:
         table = cls.profiles()
         if set(table) != {"smoke", "cpu", "gpu"}:
             raise ValueError(f"{cls.__name__}.profiles() must give smoke, cpu and gpu, got {sorted(table)}")
-        chosen = table[name]
+        chosen = by_profile(name, **table)
         # remembered for the table's caption (replace() makes a copy without it)
         object.__setattr__(chosen, "_profile", name)
         return chosen
