@@ -193,8 +193,9 @@ def _kv_right(L, h, dh, T, B=1, s=2):
 
 def test_lab_7_checks_pass_right_answers_and_fail_wrong_ones(capsys):
     check_kv_cache_formula(_kv_right)
-    with pytest.raises(AssertionError, match="holds 76,800 bytes"):
+    with pytest.raises(AssertionError, match="fewer than the bytes a real cache") as failure:
         check_kv_cache_formula(lambda L, h, dh, T, B=1, s=2: _kv_right(L, h, dh, T, B, s) // 2)
+    assert "76,800" not in str(failure.value) and "76800" not in str(failure.value)
     check_verifier(verify_draft)
 
     def no_residual(p, q, drafted, generator=None):
@@ -206,9 +207,9 @@ def test_lab_7_checks_pass_right_answers_and_fail_wrong_ones(capsys):
     with pytest.raises(AssertionError, match="do not follow"):
         check_verifier(no_residual)
     check_tokens_per_pass(lambda a, k: k + 1.0 if a == 1 else (1 - a ** (k + 1)) / (1 - a))
-    with pytest.raises(AssertionError, match="simulation"):
+    with pytest.raises(AssertionError, match="than the average of a simulation"):
         check_tokens_per_pass(lambda a, k: 1 / (1 - a) if a < 1 else k + 1.0)  # k ignored
     check_largest("best", 2, {1: 1.0, 2: 3.0, 3: 2.0}.get, [1, 2, 3], what="speed-up")
-    with pytest.raises(AssertionError, match="3 has more"):
+    with pytest.raises(AssertionError, match="another candidate has more"):
         check_largest("best", 1, {1: 1.0, 2: 0.5, 3: 2.0}.get, [1, 2, 3], what="speed-up")
     assert "✓" in capsys.readouterr().out
