@@ -32,6 +32,7 @@ from labsupport.complexity import (
 from labsupport.data import Split, corrupt_labels, load_mnist1d, make_regime_task
 from labsupport.distill import UNLABELED, Recipe, distillation_loss, train_students
 from labsupport.env import configure_threads, env_report, get_device, get_profile, set_seed
+from labsupport.ledger import verdict_table
 from labsupport.lm.corpus import CorpusUnavailable, eval_windows, load_text_corpus, sample_windows
 from labsupport.lora import lora_parameter_count
 from labsupport.moe import evaluate_moe, mse_with_balance
@@ -181,6 +182,7 @@ __all__ += [
     "predict",
     "prediction_record",
     "report_summary",
+    "verdict_table",
 ]
 
 # exceptions

@@ -90,7 +90,8 @@ def report_summary(
             listed.
 
     The displayed payload is ``{"lab": lab, "values": {...}, "timings": {...}}`` under
-    :data:`SUMMARY_MIME`.
+    :data:`SUMMARY_MIME`, with ``"table"`` when a table is given; the table's rows are also
+    written to the learner's verdict ledger (:mod:`labsupport.ledger`), which Lab 8 reads.
     """
     if not isinstance(lab, str) or not lab:
         raise TypeError(f"lab must be the lab's file stem, a non-empty string, got {lab!r}")
@@ -113,6 +114,11 @@ def report_summary(
 
     if table is not None:
         markdown = comparison_table(table)
+        payload["table"] = [list(row) for row in table]
+        from labsupport.env import get_profile
+        from labsupport.ledger import record_lab
+
+        record_lab(lab, table, get_profile())
         display({SUMMARY_MIME: payload, "text/markdown": markdown, "text/plain": markdown}, raw=True)
         return
     text = f"Summary of lab {lab}\n" + summary_text(payload["values"])

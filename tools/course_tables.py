@@ -1,10 +1,13 @@
 """A Sphinx extension: the instructor guide's tables, generated from the labs at build time.
 
-Two directives, so the guide cannot drift from the labs:
+Three directives, so the pages cannot drift from the labs:
 
 * ``{course-syllabus}``: one lab a week, with each lab's objectives and prerequisites (from
   its title cell), its measured times (``benchmarks/lab_times.md``) and its points;
-* ``{course-rubric}``: the points of every exercise (the labs' nbgrader metadata).
+* ``{course-rubric}``: the points of every exercise (the labs' nbgrader metadata);
+* ``{reference-run}``: every lab's "you measured / the paper reports" table from the course's
+  reference run (``labsupport/reference_run.json``, which the effect layer keeps equal to the
+  labs' own cpu runs).
 
 Each page that uses them is rebuilt when a lab or the timings change.
 """
@@ -74,6 +77,25 @@ def syllabus_markdown(labs: list[Path] = LABS) -> str:
     return "\n".join(lines) + "\n"
 
 
+def reference_markdown() -> str:
+    """The reference run's tables, one section per lab, each linking to its lab."""
+    from labsupport.ledger import LEVERS, reference_run
+
+    reference = reference_run()
+    lines = []
+    for lab in LABS:
+        rows = reference["labs"][lab.stem]
+        lines += [
+            "",
+            f"**{lab_title(lab)}** ({LEVERS[lab.stem]}; {{doc}}`open the lab <../labs/{lab.stem}>`)",
+            "",
+            "| | the reference run measured | the paper reports |",
+            "|---|---|---|",
+        ]
+        lines += [f"| {quantity} | {measured} | {paper} |" for quantity, measured, paper in rows]
+    return "\n".join(lines) + "\n"
+
+
 class _Generated(SphinxDirective):
     """Parse generated MyST Markdown in place; rebuild when the labs or the timings change."""
 
@@ -81,7 +103,7 @@ class _Generated(SphinxDirective):
         raise NotImplementedError
 
     def run(self) -> list[Any]:
-        for path in [*LABS, LAB_TIMES]:
+        for path in [*LABS, LAB_TIMES, ROOT / "labsupport" / "reference_run.json"]:
             self.env.note_dependency(str(path))
         return self.parse_text_to_nodes(self.markdown())
 
@@ -96,8 +118,14 @@ class Rubric(_Generated):
         return rubric_markdown()
 
 
+class ReferenceRun(_Generated):
+    def markdown(self) -> str:
+        return reference_markdown()
+
+
 def setup(app: Any) -> dict[str, Any]:
-    """Register ``course-syllabus`` and ``course-rubric``."""
+    """Register ``course-syllabus``, ``course-rubric`` and ``reference-run``."""
     app.add_directive("course-syllabus", Syllabus)
     app.add_directive("course-rubric", Rubric)
+    app.add_directive("reference-run", ReferenceRun)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
