@@ -2,3 +2,7 @@
 the labs nbval collects in labs/ as well as the tests in tests/."""
 
 pytest_plugins = ["tests.plugin"]
+
+#: The student versions stop at their first exercise by design: nbval must not collect them
+#: (tests/test_grading.py runs them as a learner does).
+collect_ignore = ["labs/student"]

@@ -18,13 +18,29 @@ def test_book_builds_without_warnings(built_book):
     assert (html / "index.html").is_file()
 
 
-def test_lab_pages_show_executed_outputs_and_launch_buttons(built_book):
+def test_lab_pages_show_executed_outputs_and_a_badge_to_the_student_version(built_book):
     _, html = built_book
     page = (html / "labs" / "01_complexity.html").read_text()
     assert "cell_output" in page, "the lab was not executed into the page"
     assert re.search(r"profile\s*:\s*smoke", page), "the set-up cell's env_report() output is missing"
-    assert "colab.research.google.com/github/" in page and "mybinder.org" in page
+    links = set(re.findall(r"https://colab\.research\.google\.com/[^\"\s<]+", page))
+    assert links and all("/labs/student/01_complexity.ipynb" in link for link in links), links
+    assert "mybinder.org" not in page, "no launch button: it would open the solution version"
     assert '<img alt="_images/' in page or "_images/" in page, "the lab's figures are missing"
+
+
+def test_the_student_versions_solution_links_reach_their_exercises(built_book):
+    _, html = built_book
+    from tools.instructor_kit import LABS
+    from tools.student_versions import site_url, solution_links
+
+    for lab in LABS:
+        page = (html / "labs" / f"{lab.stem}.html").read_text()
+        for link in solution_links(lab).values():
+            url = re.search(r"\]\((\S+)\)", link).group(1)
+            assert url.startswith(f"{site_url()}labs/{lab.stem}.html#"), url
+            anchor = url.split("#", 1)[1]
+            assert f'id="{anchor}"' in page, f"{lab.stem}: the site has no #{anchor} for {link!r}"
 
 
 def test_chapters_and_bibliography_are_built(built_book, root):

@@ -14,8 +14,9 @@ submissions are autograded in ``smoke``:
   session (the run store's ``smoke`` run), graded by nbgrader without executing it again: full
   marks. (Without that run, as when this file runs alone, nbgrader executes the lab itself.)
 
-And the unsolved student version, run as a learner runs it (every cell in order), stops at its
-first exercise with the stub's message.
+And the student version a Colab badge opens (``labs/student/``, committed) is nbgrader's own,
+regenerated here, and, run as a learner runs it (every cell in order), stops at its first
+exercise with the stub's message.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ from tools.instructor_kit import (
     written_questions,
 )
 from tools.notebook_run import execute, nbgrader_kernel_config, socket_prefix
-from tools.sync_labs import setup_cell_source
+from tools.student_versions import STUDENT_DIR, student_version
+from tools.sync_labs import colab_url, setup_cell_source
 
 pytestmark = [pytest.mark.grading, pytest.mark.timeout(1800)]
 
@@ -214,8 +216,9 @@ def graded(tmp_path_factory, session_cache, monkeypatch_module) -> dict[str, Gra
     try:
         for lab in LABS:
             scores, repaired = _autograde_lab(lab, course, work)
-            released = course / "release" / lab.stem / lab.name
-            graded[lab.stem] = Graded(course, scores, repaired, *_run_unsolved(released, session_cache))
+            # the committed student version, which every Colab badge opens
+            opened = STUDENT_DIR / lab.name
+            graded[lab.stem] = Graded(course, scores, repaired, *_run_unsolved(opened, session_cache))
     finally:
         shutil.rmtree(Path(sockets).parent, ignore_errors=True)
     return graded
@@ -291,6 +294,19 @@ def test_the_student_version_hides_solutions_and_hidden_tests_and_keeps_the_setu
     cells = json.loads(released)["cells"]
     first_code = next(c for c in cells if c["cell_type"] == "code")
     assert "".join(first_code["source"]) == setup_cell_source(), "the set-up cell must stay as it is (Colab)"
-    assert "colab.research.google.com" not in "".join(cells[0]["source"]), (
-        "the student version must not link to the solution version"
+    badges = re.findall(r"https://colab\.research\.google\.com/[^)\s]+", "".join(cells[0]["source"]))
+    assert badges == [colab_url(ROOT_LABS[stem])], (
+        "the student version's badge opens itself, never the solutions"
     )
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_the_committed_student_version_is_nbgraders_own(graded, stem):
+    committed = (STUDENT_DIR / f"{stem}.ipynb").read_text(encoding="utf-8")
+    assert committed == student_version(ROOT_LABS[stem], graded[stem].course), (
+        f"labs/student/{stem}.ipynb is out of date with labs/{stem}.ipynb: run `make sync-labs`"
+    )
+    links = [
+        c for c in json.loads(committed)["cells"] if "the worked solution to Exercise" in "".join(c["source"])
+    ]
+    assert len(links) == len(exercises(ROOT_LABS[stem])), "every exercise links to its solution on the site"

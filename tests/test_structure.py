@@ -111,6 +111,20 @@ def test_title_cell(lab):
     assert badges == [colab_badge(path)], f"{path.name}: wrong Colab badge; run `make sync-labs`"
 
 
+def test_every_colab_link_opens_a_student_version(root):
+    """The README's and the pages' Colab links open ``labs/student/`` at the installed release."""
+    from tools.sync_labs import colab_url
+
+    wanted = {colab_url(lab) for lab in LABS}
+    for page in [root / "README.md", root / "intro.md", *sorted((root / "chapters").glob("*.md"))]:
+        for link in re.findall(r"https://colab\.research\.google\.com/[^)\s\"]+", page.read_text()):
+            assert link in wanted, (
+                f"{page.name}: {link} is not a lab's student version (run `make sync-labs`)"
+            )
+    readme = (root / "README.md").read_text()
+    assert all(url in readme for url in wanted), "the README lists every lab's student version"
+
+
 def test_setup_cell_is_canonical(lab):
     path, nb = lab
     first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
@@ -270,6 +284,80 @@ def test_exercises_are_a_solution_cell_then_a_graded_check(lab):
 
 def _bib_keys(root):
     return set(BIB_KEY_RE.findall((root / "references.bib").read_text()))
+
+
+def _is_constant(node: ast.AST) -> bool:
+    """An expression of literals only (``12 * 96 * 12_288**2``): an answer written out."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.BinOp):
+        return _is_constant(node.left) and _is_constant(node.right)
+    if isinstance(node, ast.UnaryOp):
+        return _is_constant(node.operand)
+    return False
+
+
+def _defined_names(source: str) -> set[str]:
+    """The names a solution cell binds (functions, classes, variables): the learner's answers."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def oracle_uses(visible: str, answers: set[str] = frozenset()) -> list[str]:
+    """What the visible part of a graded check does that gives its answer away: importing a
+    ``labsupport`` function other than a check (the answer key), or comparing with a number
+    written out in the cell."""
+    found = []
+    for node in ast.walk(ast.parse(visible)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("labsupport"):
+            found += [
+                f"imports {a.name} from {node.module}" for a in node.names if not a.name.startswith("check_")
+            ]
+        elif isinstance(node, ast.Import) and any(a.name.startswith("labsupport") for a in node.names):
+            found.append("imports labsupport")
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "labsupport"
+        ):
+            found.append(f"uses labsupport.{node.attr}")
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "check_close":
+            # the learner's answer itself (a name) against a number written out; a property of
+            # the answer (a call: "the entropy at your T") may be compared with a stated target
+            answer = node.args[1] if len(node.args) > 1 else None
+            expected = node.args[2] if len(node.args) > 2 else None
+            expected = next((k.value for k in node.keywords if k.arg == "expected"), expected)
+            written = expected is not None and _is_constant(expected)
+            if isinstance(answer, ast.Name) and answer.id in answers and written:
+                found.append(f"check_close against a number written in the cell ({ast.unparse(expected)})")
+    return found
+
+
+def test_no_visible_check_holds_its_answer(lab):
+    """Checks test properties; the answer key (labsupport's own function, a number written
+    out) is only in the hidden tests, which the student version does not have."""
+    path, nb = lab
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] != "code" or graded_check(source) is None:
+            continue
+        visible = source.split("### BEGIN HIDDEN TESTS", 1)[0]
+        assert not oracle_uses(visible), f"{path.name}, {source.splitlines()[0]}: {oracle_uses(visible)}"
+
+
+def test_the_oracle_rule_can_fail():
+    assert oracle_uses("from labsupport import distillation_loss as reference")
+    assert oracle_uses("check_close('N', N_estimate, 12 * 96 * 12_288**2)", {"N_estimate"})
+    assert not oracle_uses("check_close('N at C', N_at, 175e9)", {"C_175B"})
+    assert oracle_uses("import labsupport\nlabsupport.fake_quantize(w, 8)")
+    assert not oracle_uses(
+        "from labsupport.checks.serving import check_verifier\ncheck_close('H', h(T), 1.0)"
+    )
 
 
 def test_every_citation_exists(root):

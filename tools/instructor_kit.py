@@ -41,8 +41,8 @@ c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplemente
 c.Execute.timeout = 1800
 '''
 STUDENT_NOTE = (
-    "*Student version. In Colab: File → Upload notebook (or open it from Google Drive); "
-    "when done, File → Download → Download .ipynb and hand that file in.*"
+    "*Student version: each exercise is a stub to replace with your answer, followed by its "
+    "graded check. To hand it in for a class: File → Download → Download .ipynb.*"
 )
 HEADING_RE = re.compile(r"^### (Exercise \d+[^\n]*)", re.MULTILINE)
 
@@ -209,10 +209,12 @@ def grade_step(
 
 
 def _for_students(notebook: Path) -> dict:
-    """The lab with its Colab badge (which opens the solution version) replaced by a note."""
+    """The lab with a note under its Colab badge (which opens the student version) saying
+    what the student version is."""
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     title = nb["cells"][0]
-    title["source"] = BADGE_RE.sub(STUDENT_NOTE, "".join(title["source"])).splitlines(keepends=True)
+    source = BADGE_RE.sub(lambda m: f"{m.group(0)}\n\n{STUDENT_NOTE}", "".join(title["source"]), count=1)
+    title["source"] = source.splitlines(keepends=True)
     return nb
 
 
@@ -233,13 +235,15 @@ def write_course(course: Path, labs: list[Path] = LABS, *, extra_config: str = "
 
 def build_kit(out: Path, labs: list[Path] = LABS) -> None:
     """Write the student versions, the solutions, the course folder and the rubric into ``out``."""
+    from tools.student_versions import student_version  # it imports this module
+
     if out.exists():
         shutil.rmtree(out)
     course = write_course(out / "course", labs)
     for folder in ("student", "solutions"):
         (out / folder).mkdir(parents=True)
     for lab in labs:
-        shutil.copy2(course / "release" / lab.stem / lab.name, out / "student" / lab.name)
+        (out / "student" / lab.name).write_text(student_version(lab, course), encoding="utf-8")
         shutil.copy2(lab, out / "solutions" / lab.name)
     (out / "rubric.md").write_text("# Points per exercise\n\n" + rubric_markdown(labs), encoding="utf-8")
     (out / "README.md").write_text(KIT_README, encoding="utf-8")

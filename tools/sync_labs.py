@@ -74,19 +74,24 @@ def setup_cell_source() -> str:
     )
 
 
+def colab_url(notebook: Path) -> str:
+    """Where Colab opens ``notebook``'s student version (``labs/student/``), at the release
+    the set-up cell installs, so the notebook and its ``labsupport`` always match."""
+    url, _ = repository()
+    github_path = url.removeprefix("https://github.com/")
+    return (
+        f"https://colab.research.google.com/github/{github_path}/blob/{release_tag()}"
+        f"/labs/student/{notebook.name}"
+    )
+
+
 def colab_badge(notebook: Path) -> str:
-    """Markdown for the "Open in Colab" badge of ``notebook`` (a path inside the repository).
+    """Markdown for the "Open in Colab" badge of a lab: it opens the lab's student version.
 
     The badge image is the course's own (``_static/open-in-colab.svg``, by a relative path), so
     the book shows it offline; GitHub and Jupyter resolve the path too.
     """
-    url, branch = repository()
-    rel = notebook.resolve().relative_to(ROOT).as_posix()
-    github_path = url.removeprefix("https://github.com/")
-    return (
-        "[![Open In Colab](../_static/open-in-colab.svg)]"
-        f"(https://colab.research.google.com/github/{github_path}/blob/{branch}/{rel})"
-    )
+    return f"[![Open In Colab](../_static/open-in-colab.svg)]({colab_url(notebook)})"
 
 
 def measured_times() -> dict[str, tuple[int, int]]:
@@ -341,9 +346,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("labs", nargs="*", type=Path, help="notebooks (default: labs/*.ipynb)")
     parser.add_argument("--record", action="store_true", help="re-run labs to store checked outputs")
     args = parser.parse_args(argv)
-    for notebook in args.labs or sorted((ROOT / "labs").glob("*.ipynb")):
-        changed = sync(notebook.resolve(), record=args.record)
+    labs = [n.resolve() for n in args.labs] or sorted((ROOT / "labs").glob("*.ipynb"))
+    for notebook in labs:
+        changed = sync(notebook, record=args.record)
         print(f"{'updated' if changed else 'unchanged'}: {notebook}")
+    from tools.student_versions import write_all  # nbgrader: imported only when it is needed
+
+    for student in write_all(labs):
+        print(f"updated: {student.relative_to(ROOT)}")
     return 0
 
 
