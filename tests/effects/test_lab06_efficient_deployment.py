@@ -72,6 +72,16 @@ def test_every_method_forgets_much_of_the_original_task_and_lora_is_not_spared(l
     assert lab["lora_without_adapters_original_task_accuracy"] == lab["fp32_accuracy"], "the base is intact"
 
 
+def test_a_merged_adapter_is_the_adapted_model_at_the_original_size(lab):
+    """Part 6, Exercise 3: W + (alpha / r) B A computes what the attached adapter computes."""
+    assert lab["lora_merged_parameters"] == lab["parameters"], "the deployed model has the original's shape"
+    assert lab["lora_merged_max_logit_difference"] < 1e-3, "float rounding only"
+    assert lab["lora_merged_new_task_accuracy"] == pytest.approx(
+        lab["lora_adapted_new_task_accuracy"], abs=2e-3
+    )
+    assert lab["lora_adapted_new_task_accuracy"] > 0.2, "a trained adapter, well above chance (10%)"
+
+
 def test_every_fine_tuned_model_stays_below_the_original_models_own_accuracy(lab, claim):
     best = max(acc for _, acc, _ in _finetuned(lab).values())
     claim("best fine-tuned accuracy", best, "<", lab["fp32_accuracy"] - 0.1, "not the original training")
