@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from labsupport.cache import sha256_of
 from labsupport.checks import (
@@ -15,6 +16,7 @@ from labsupport.checks import (
     check_tokens_per_pass,
     check_verifier,
 )
+from labsupport.checks.serving import check_kv_decode
 from labsupport.lm.model import DRAFT_MODELS, ByteLM, course_model_record, load_course_model, weights_dir
 from labsupport.lm.parallel import run_parallel, shares
 from labsupport.lm.serve import KVCache, forward_cached, generate
@@ -213,3 +215,55 @@ def test_lab_7_checks_pass_right_answers_and_fail_wrong_ones(capsys):
     with pytest.raises(AssertionError, match="another candidate has more"):
         check_largest("best", 1, {1: 1.0, 2: 0.5, 3: 2.0}.get, [1, 2, 3], what="speed-up")
     assert "✓" in capsys.readouterr().out
+
+
+def _cached_step(model, new, cache, mistake=None):
+    """Lab 7's exercise 1 (a KV-cache step, the cache a list of [keys, values] per layer),
+    right or with one of a learner's likely mistakes."""
+    B, t = new.shape
+    start = cache[0][0].shape[2] if cache else 0
+    first = 0 if mistake == "positions restart" else start
+    x = model.tok(new) + model.pos(torch.arange(first, first + t))
+    for layer, block in enumerate(model.blocks):
+        d, heads = x.shape[2], block.n_heads
+        q, k, v = block.qkv(block.ln1(x)).split(d, dim=2)
+        q, k, v = (z.view(B, t, heads, d // heads).transpose(1, 2) for z in (q, k, v))
+        if layer < len(cache):
+            if mistake != "cache not kept":
+                k = torch.cat([cache[layer][0], k], dim=2)
+                v = torch.cat([cache[layer][1], v], dim=2)
+            cache[layer] = [k, v]
+        else:
+            cache.append([k, v])
+        if mistake == "is_causal":  # full_forward's line, copied: the mask aligns to the first key
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        elif mistake == "no mask after the prompt":  # right for one new byte, not for several
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=start == 0)
+        else:
+            seen = k.shape[2]  # start + t, unless the cache was not kept
+            causal = torch.ones(t, seen, dtype=torch.bool).tril(seen - t)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=causal)
+        x = x + block.proj(y.transpose(1, 2).reshape(B, t, d))
+        x = x + block.out(F.gelu(block.fc(block.ln2(x))))
+    return model.ln(x) @ model.tok.weight.T
+
+
+def test_the_kv_decode_check_passes_the_step_and_names_the_stage_each_mistake_fails(model, capsys):
+    prompts = torch.randint(0, 256, (2, 10), generator=torch.Generator().manual_seed(0))
+    check_kv_decode(_cached_step, model, prompts)
+    assert "✓ cached_step" in capsys.readouterr().out
+    failures = {
+        "positions restart": "its position is the number of positions cached",
+        "cache not kept": "each step adds exactly its new bytes' positions",
+        "is_causal": "its query attends over every cached key",
+        "no mask after the prompt": "the causal mask, shifted by the cache's length",
+    }
+    for mistake, hint in failures.items():
+        with pytest.raises(AssertionError, match="cached_step") as failure:
+            check_kv_decode(lambda m, new, cache, mistake=mistake: _cached_step(m, new, cache, mistake))
+        assert hint in str(failure.value), (mistake, str(failure.value))
+        assert "tensor(" not in str(failure.value), "the message shows no expected logits"
+    with pytest.raises(AssertionError, match="one \\[keys, values\\] pair per layer"):
+        check_kv_decode(lambda m, new, cache: m(new))  # no cache at all
+    with pytest.raises(AssertionError, match="expected logits of shape"):
+        check_kv_decode(lambda m, new, cache: _cached_step(m, new, cache)[:, -1])

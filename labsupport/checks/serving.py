@@ -1,4 +1,8 @@
-"""Lab 7's checks: the KV cache's size, bytes per pass and the speculative sampling rule.
+"""Lab 7's checks: the KV-cache decoding step, bytes per pass and the speculative sampling rule.
+
+:func:`check_kv_decode` tests a learner's cached step by its properties only: against the
+model's own full-window forward pass, never against a cached implementation.
+:func:`check_kv_cache_formula` (the cache's size against real caches) is kept for the formula.
 
 They import the code model's stack when they run: a lab's set-up cell (every kernel of the
 suite) imports :mod:`labsupport.checks`, and that stack pulls in scipy.stats (about a second).
@@ -11,6 +15,152 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch import nn
+
+
+def _cache_positions(cache: Any, layers: int, shape: tuple[int, int, int]) -> int:
+    """Positions held by a learner's cache: one [keys, values] pair per layer, each
+    ``(batch, heads, positions, head_dim)``; raises AssertionError saying what is off."""
+    batch, heads, head_dim = shape
+    spec = (
+        f"one [keys, values] pair per layer ({layers}), each a tensor "
+        f"(batch {batch}, heads {heads}, positions, head_dim {head_dim})"
+    )
+    if not isinstance(cache, list) or len(cache) != layers:
+        got = f"{len(cache)} entries" if isinstance(cache, list) else type(cache).__name__
+        raise AssertionError(f"cached_step: after a step the cache should hold {spec}; it holds {got}")
+    sizes = set()
+    for pair in cache:
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+            raise AssertionError(f"cached_step: the cache should hold {spec}; found {type(pair).__name__}")
+        for t in pair:
+            if (
+                not isinstance(t, torch.Tensor)
+                or t.ndim != 4
+                or (t.shape[0], t.shape[1], t.shape[3]) != shape
+            ):
+                got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+                raise AssertionError(f"cached_step: the cache should hold {spec}; found {got}")
+            sizes.add(t.shape[2])
+    if len(sizes) != 1:
+        raise AssertionError(
+            f"cached_step: every layer's keys and values should hold as many positions; found {sorted(sizes)}"
+        )
+    return sizes.pop()
+
+
+def _logits(
+    step: Callable[..., Any], model: nn.Module, new: torch.Tensor, cache: list, stage: str
+) -> torch.Tensor:
+    """The learner's logits for ``new`` ``(B, t)``, checked for shape."""
+    logits = step(model, new, cache)
+    want = (new.shape[0], new.shape[1], 256)
+    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != want:
+        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else repr(logits)
+        raise AssertionError(
+            f"cached_step, {stage}: expected logits of shape {want} (batch, new bytes, 256), got {got}"
+        )
+    return logits
+
+
+#: What each stage of :func:`check_kv_decode` tests, and what a failure there suggests.
+_HINTS = {
+    "prompt": "with an empty cache the step reads the whole prompt: it is the plain forward pass",
+    "one": "one new byte after the cache: its position is the number of positions cached, and its "
+    "query attends over every cached key and value (and its own)",
+    "several": "several new bytes after a cache: each new query sees every cached position and the "
+    "new ones up to its own (the causal mask, shifted by the cache's length)",
+}
+
+
+def _same(got: torch.Tensor, want: torch.Tensor) -> bool:
+    tol = 1e-9 if want.dtype == torch.float64 else 1e-4
+    return bool(torch.allclose(got.to(want.dtype), want, rtol=tol, atol=tol))
+
+
+def _decode_properties(
+    step: Callable[..., Any], model: nn.Module, prompts: torch.Tensor, new_bytes: int, name: str
+) -> None:
+    """Greedy decoding with ``step`` against the full window, on ``model`` (``name``)."""
+    block = model.blocks[0]
+    heads, layers, B = block.n_heads, len(model.blocks), prompts.shape[0]
+    shape = (B, heads, model.config.d_model // heads)
+    cache: list = []
+    logits = _logits(step, model, prompts, cache, "the prompt's pass")
+    if not _same(logits, model(prompts)):
+        raise AssertionError(
+            f"cached_step on {name}: the logits of the prompt's pass differ from the full window's; {_HINTS['prompt']}"
+        )
+    seq = prompts
+    for s in range(1, new_bytes + 1):
+        full = model(seq)[:, -1]  # the full window's scores of the next byte
+        if _cache_positions(cache, layers, shape) != seq.shape[1]:
+            raise AssertionError(
+                f"cached_step on {name}: after {seq.shape[1]} bytes the cache holds "
+                f"{_cache_positions(cache, layers, shape)} positions; each step adds exactly its new bytes' positions"
+            )
+        hint = _HINTS["prompt" if s == 1 else "one"]
+        if not _same(logits[:, -1], full):
+            raise AssertionError(
+                f"cached_step on {name}: at decoding step {s} the logits differ from the full window's; {hint}"
+            )
+        chosen, wanted = logits[:, -1].argmax(-1, keepdim=True), full.argmax(-1, keepdim=True)
+        if not torch.equal(chosen, wanted):
+            raise AssertionError(
+                f"cached_step on {name}: at decoding step {s} greedy decoding chose another byte than the full window's; {hint}"
+            )
+        seq = torch.cat([seq, wanted], dim=1)
+        logits = _logits(step, model, wanted, cache, f"decoding step {s}")
+    cache = []
+    cut = prompts.shape[1] // 2
+    _logits(step, model, prompts[:, :cut], cache, "the first half of the prompt")
+    rest = _logits(step, model, prompts[:, cut:], cache, "the second half of the prompt")
+    if not _same(rest, model(prompts)[:, cut:]):
+        raise AssertionError(
+            f"cached_step on {name}: fed the prompt in two halves, the second half's logits differ from the full window's; {_HINTS['several']}"
+        )
+
+
+def check_kv_decode(
+    step: Callable[..., Any],
+    model: nn.Module | None = None,
+    prompts: torch.Tensor | None = None,
+    *,
+    new_bytes: int = 8,
+) -> None:
+    """Check a KV-cache decoding step ``step(model, new, cache) -> logits (B, t, 256)`` by its properties.
+
+    On two small random :class:`~labsupport.lm.model.ByteLM` in float64 (where rounding never
+    flips a choice), and on ``model`` with ``prompts`` ``(B, T)`` if given, greedy decoding
+    with the step must give the full window's logits and choose exactly its bytes for
+    ``new_bytes`` steps; the cache, a list of one ``[keys, values]`` pair per layer, must grow
+    by one position per step; and a prompt fed in two halves must give the full window's
+    logits at every position of the second (several new bytes after a cache). The reference
+    is the model's own forward pass over the whole window; a failure names the stage that
+    failed and what it suggests, never the expected numbers.
+    """
+    from labsupport.lm.model import ByteLM
+
+    if not callable(step):
+        raise AssertionError(f"cached_step: expected a function, got {type(step).__name__}")
+    cases = []
+    for seed, (d_model, layers) in enumerate([(32, 2), (48, 3)]):
+        torch.manual_seed(seed)
+        small = ByteLM(d_model, layers, 64).double().eval()
+        tokens = torch.randint(0, 256, (3, 6), generator=torch.Generator().manual_seed(seed))
+        cases.append((small, tokens, f"a random {layers}-layer model"))
+    if model is not None:
+        if prompts is None:
+            raise ValueError("check_kv_decode: give prompts with the model")
+        device = next(model.parameters()).device
+        cases.append((model.eval(), prompts.to(device).long(), "the course model"))
+    with torch.no_grad():
+        for m, p, name in cases:
+            _decode_properties(step, m, p, new_bytes, name)
+    print(
+        f"✓ cached_step: greedy decoding with your cache gives the full window's logits and bytes "
+        f"({len(cases)} models, {new_bytes} steps each); the cache grows by one position per step"
+    )
 
 
 def check_kv_cache_formula(fn: Callable[..., Any]) -> None:

@@ -66,3 +66,11 @@ def test_more_samples_with_a_verifier_solve_more_tasks(lab, claim):
     claim("student_at_equal_flops", at_equal, ">", 2 * one, "the verifier's choice pays")
     # ... but one student answer succeeds too rarely to catch up at equal FLOPs (the lab says why)
     assert v["course_model_greedy"] > v["student_at_equal_flops"]
+
+
+def test_the_decision_holds_under_the_refits_and_more_traffic_never_favours_a_larger_model(lab, claim):
+    v = lab["values"]
+    assert v["changed_queries"] == 10 * v["queries_high"]
+    assert v["changed_width"] <= v["inference_aware_width"], "ten times the queries, no larger a model"
+    assert v["changed_moves"] == (v["changed_width"] != v["inference_aware_width"])
+    claim("refits_agreeing", v["refits_agreeing"], ">", 0.5, "most bootstrap refits plan the same width")
