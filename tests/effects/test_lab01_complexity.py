@@ -26,6 +26,16 @@ def test_a_plain_flop_counter_misses_attention_on_the_cpu(lab):
     assert v["transformer_flops_plain_counter"] < v["transformer_flops"]
 
 
+def test_a_hook_counter_sees_the_layers_and_misses_attentions_products(lab):
+    """Part 4: forward hooks on every Linear and Conv2d count all of the MLP's and the CNN's
+    FLOPs, and miss exactly attention's two products (4·L·T²·d), which are not modules."""
+    v = lab["values"]
+    assert v["mlp_flops_hooks"] == v["mlp_flops_counted"] == v["mlp_flops"]
+    assert v["cnn_flops_hooks"] == v["cnn_flops_counted"]
+    missed = v["transformer_flops_counted"] - v["transformer_flops_hooks"]
+    assert missed == v["transformer_attention_flops_by_hand"] > 0
+
+
 def test_gpt3s_shape_has_175b_parameters_and_12Ld2_is_close(lab):
     v = lab["values"]
     assert v["gpt3_parameters"] == pytest.approx(175e9, rel=0.01)
