@@ -21,6 +21,7 @@ class DistillationSettings(LabSettings):
     teacher_weight_decay: setting(float, "the teacher's AdamW weight decay")
     teacher_lr: setting(float, "the teacher's learning rate")
     teacher_steps: setting(int, "the teacher's training steps")
+    teacher_widths: setting(tuple, "Exercise 2: the teachers' widths on offer (teacher_width among them)")
     student_width: setting(int, "hidden units in the student's single hidden layer")
     student_steps: setting(int, "training steps, the same for every student")
     student_lr: setting(float, "the students' Adam learning rate")
@@ -56,6 +57,7 @@ class DistillationSettings(LabSettings):
             teacher_weight_decay=0.05,
             teacher_lr=1e-3,
             teacher_steps=1_500,
+            teacher_widths=(32, 128, 512),
             student_width=64,
             student_steps=1_000,
             student_lr=1e-2,
@@ -87,6 +89,7 @@ class DistillationSettings(LabSettings):
                 labelled=300,
                 teacher_width=128,
                 teacher_steps=150,
+                teacher_widths=(32, 128),
                 student_width=32,
                 student_steps=100,
                 seeds=2,
@@ -108,6 +111,7 @@ class DistillationSettings(LabSettings):
                 labelled=4_000,
                 teacher_width=1_024,
                 teacher_steps=10_000,
+                teacher_widths=(64, 256, 1_024),
                 student_steps=4_000,
                 seeds=10,
                 sweep_seeds=5,

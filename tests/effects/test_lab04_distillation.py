@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from labsupport.checks.distill import supported_conclusion
+
 
 @pytest.fixture(scope="module")
 def lab(cpu_run):
@@ -80,3 +82,21 @@ def test_a_distilled_byte_level_student_beats_the_same_student_on_the_bytes_alon
     teacher = v["lm_teacher_bits_per_byte"]
     claim("lm_teacher_bits_per_byte", teacher, "<", distilled - 1.0, "far from the teacher")
     assert v["lm_teacher_bits_per_byte"] < 2.5
+
+
+def test_a_better_teacher_model_is_not_a_better_teacher(lab, claim):
+    """Exercise 2, the designed experiment (the solution's design: every width, the main seeds):
+    each wider teacher is a better model, yet a smaller one teaches this student at least as
+    well (Cho & Hariharan's capacity gap), and every teacher beats the labels alone."""
+    v = lab["values"]
+    widths, teachers = v["capacity_teacher_widths"], v["capacity_teacher_errors"]
+    students, spreads = v["capacity_student_error_means"], v["capacity_student_error_spreads"]
+    assert len(widths) >= 2 and len(v["capacity_seeds"]) >= 2 and widths == sorted(widths)
+    assert np.all(np.diff(teachers) < 0), teachers
+    best_smaller = min(students[:-1])
+    claim("best smaller teacher's students", best_smaller, "<", students[-1], "no worse than the biggest's")
+    control = float(np.mean(v["capacity_control_errors"]))
+    claim("students of the worst teacher", max(students), "<", control, "beat the labels alone")
+    # the conclusion is the one the numbers support: arms of mean m and spread s as (m ± s/2)
+    arms = {w: [m - s / 2, m + s / 2] for w, m, s in zip(widths, students, spreads, strict=True)}
+    assert v["capacity_conclusion"] == supported_conclusion(arms) != "bigger is better"
