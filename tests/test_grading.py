@@ -79,7 +79,7 @@ WRONG = {
         "cnn_flops",
     ),
     "02_scaling_laws": (  # the irreducible loss E forgotten
-        4,
+        3,
         "return (law.A / target) ** (1 / law.alpha)",
         "law_N(size_for_loss(law_N, target))",
     ),
