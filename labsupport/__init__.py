@@ -27,22 +27,18 @@ from labsupport.complexity import (
     memory_bytes,
     moe_mlp_cost,
     parameter_table,
-    routed_cost,
 )
 from labsupport.data import Split, corrupt_labels, load_mnist1d, make_regime_task
-from labsupport.distill import UNLABELED, Recipe, distillation_loss, train_students
+from labsupport.distill import UNLABELED, Recipe, train_students
 from labsupport.env import configure_threads, env_report, get_device, get_profile, set_seed
 from labsupport.ledger import verdict_table
 from labsupport.lm.corpus import CorpusUnavailable, eval_windows, load_text_corpus, sample_windows
-from labsupport.lora import lora_parameter_count
 from labsupport.moe import evaluate_moe, mse_with_balance
 from labsupport.predictions import predict, prediction_record
 from labsupport.quantize import fake_quantize, quantize, quantized_bytes
 from labsupport.random_features import RandomReLUFeatures, feature_sweep, min_norm_solve
 from labsupport.report import report_summary
 from labsupport.routing import (
-    dropped_fraction,
-    expert_capacity,
     load_balancing_loss,
     load_stats,
     within_capacity,
@@ -112,7 +108,6 @@ __all__ += [
     "memory_bytes",
     "moe_mlp_cost",
     "parameter_table",
-    "routed_cost",
     "time_in_turn",
     "time_it",
 ]
@@ -140,15 +135,12 @@ __all__ += [
 __all__ += [
     "UNLABELED",
     "Recipe",
-    "distillation_loss",
     "train_students",
 ]
 
 # Chapter 5: mixture of experts (labsupport.moe, labsupport.routing)
 __all__ += [
-    "dropped_fraction",
     "evaluate_moe",
-    "expert_capacity",
     "load_balancing_loss",
     "load_stats",
     "mse_with_balance",
@@ -158,7 +150,6 @@ __all__ += [
 # Chapter 6: quantization and LoRA (labsupport.quantize, labsupport.lora)
 __all__ += [
     "fake_quantize",
-    "lora_parameter_count",
     "quantize",
     "quantized_bytes",
 ]

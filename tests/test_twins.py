@@ -132,6 +132,11 @@ def _tokens_for_loss(ns: dict, lib: Any) -> None:
         )
 
 
+def _total_flops(ns: dict, lib: Any) -> None:
+    for N, D, queries in [(385, 1.3e5, 0), (1537, 5e4, 1e6), (8e9, 15e12, 1e12)]:
+        assert ns["total_flops"](N, D, queries) == pytest.approx(lib.total_flops(N, D, queries), rel=1e-12)
+
+
 #: name -> compare(the lab's namespace, the module that ships the twin)
 COMPARE: dict[str, Callable[[dict, Any], None]] = {
     "Block": _block,
@@ -142,6 +147,7 @@ COMPARE: dict[str, Callable[[dict, Any], None]] = {
     "MoELayer": _moe_layer,
     "DenseMLP": _dense_mlp,
     "tokens_for_loss": _tokens_for_loss,
+    "total_flops": _total_flops,  # Lab 8's, and the one its decision checks cost with
 }
 
 
