@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -208,9 +209,19 @@ def test_lab_7_checks_pass_right_answers_and_fail_wrong_ones(capsys):
 
     with pytest.raises(AssertionError, match="do not follow"):
         check_verifier(no_residual)
-    check_tokens_per_pass(lambda a, k: k + 1.0 if a == 1 else (1 - a ** (k + 1)) / (1 - a))
-    with pytest.raises(AssertionError, match="than the average of a simulation"):
-        check_tokens_per_pass(lambda a, k: 1 / (1 - a) if a < 1 else k + 1.0)  # k ignored
+    check_tokens_per_pass(lambda alphas: sum(math.prod(alphas[:j]) for j in range(len(alphas) + 1)))
+    with pytest.raises(AssertionError, match="than the average of a simulation") as failure:
+        check_tokens_per_pass(lambda alphas: 1 / (1 - alphas[0]) if alphas and alphas[0] < 1 else 1.0)
+    assert "2.08" not in str(failure.value)
+    with pytest.raises(AssertionError, match="the target's own byte"):
+        check_tokens_per_pass(lambda alphas: sum(math.prod(alphas[:j]) for j in range(1, len(alphas) + 1)))
+
+    def one_rate(alphas):
+        a = sum(alphas) / len(alphas) if alphas else 0.0
+        return sum(a**j for j in range(len(alphas) + 1))
+
+    with pytest.raises(AssertionError, match="one acceptance rate for every position"):
+        check_tokens_per_pass(one_rate)
     check_largest("best", 2, {1: 1.0, 2: 3.0, 3: 2.0}.get, [1, 2, 3], what="speed-up")
     with pytest.raises(AssertionError, match="another candidate has more"):
         check_largest("best", 1, {1: 1.0, 2: 0.5, 3: 2.0}.get, [1, 2, 3], what="speed-up")

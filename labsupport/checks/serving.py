@@ -11,7 +11,7 @@ suite) imports :mod:`labsupport.checks`, and that stack pulls in scipy.stats (ab
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -233,25 +233,38 @@ def check_verifier(fn: Callable[..., Any], *, trials: int = 3000, seed: int = 1)
     )
 
 
-def check_tokens_per_pass(fn: Callable[[float, int], float]) -> None:
-    """Check ``fn(alpha, k)``, the expected bytes per target pass, against a simulation.
+def check_tokens_per_pass(fn: Callable[[Sequence[float]], float]) -> None:
+    """Check ``fn(alphas)``, the expected bytes per target pass, against a simulation.
 
-    The simulation drafts ``k`` bytes, keeps each with probability ``alpha`` until the first
-    rejection, and always adds the target's own byte.
+    ``alphas[i]`` is the probability that drafted byte ``i`` is accepted when every byte before
+    it was; a round drafts ``len(alphas)`` bytes, keeps them until the first rejection and
+    always adds the target's own byte. Hints name the usual mistakes: the target's byte left
+    out, one acceptance rate used for every position.
     """
     if not callable(fn):
         raise AssertionError(f"bytes_per_pass: expected a function, got {type(fn).__name__}")
     g = torch.Generator().manual_seed(0)
-    for alpha, k in [(0.3, 1), (0.6, 3), (0.9, 6), (0.5, 0), (1.0, 4)]:
-        kept = (torch.rand(200_000, k, generator=g) < alpha).cumprod(dim=1).sum(dim=1)
-        simulated = float((kept + 1).double().mean())
-        got = fn(alpha, k)
-        if got is None or not math.isclose(float(got), simulated, rel_tol=0.01):
-            raise AssertionError(
-                f"bytes_per_pass({alpha}, {k}): got {got!r}, {_compared(got, simulated)} than the average "
-                "of a simulation of 200,000 rounds"
-            )
-    print("✓ bytes_per_pass: agrees with the simulation in all 5 cases")
+    cases = [[0.3], [0.6, 0.6, 0.6], [0.9, 0.7, 0.5, 0.3], [], [1.0] * 4, [0.95, 0.2, 0.9], [0.5, 0.0, 1.0]]
+    for alphas in cases:
+        accept = torch.rand(200_000, len(alphas), generator=g) < torch.tensor(alphas)
+        simulated = float((accept.cumprod(dim=1).sum(dim=1) + 1).double().mean())
+        got = fn(list(alphas))
+        if got is not None and math.isclose(float(got), simulated, rel_tol=0.01):
+            continue
+        value = _compared(got, simulated)
+        hint = ""
+        if math.isclose(float(got) + 1, simulated, rel_tol=0.01):
+            hint = "; the target's own byte (a correction or a bonus) is one more every round"
+        elif alphas and len(set(alphas)) > 1:
+            mean = sum(alphas) / len(alphas)
+            same = sum(mean**j for j in range(len(alphas) + 1))
+            if math.isclose(float(got), same, rel_tol=0.01):
+                hint = "; that is one acceptance rate for every position: byte j is kept only if bytes 1..j all are"
+        raise AssertionError(
+            f"bytes_per_pass({alphas}): got {got!r}, {value} than the average of a simulation of "
+            f"200,000 rounds{hint}"
+        )
+    print(f"✓ bytes_per_pass: agrees with the simulation in all {len(cases)} cases")
 
 
 def _compared(got: Any, want: float) -> str:
