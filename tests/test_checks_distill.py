@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from labsupport import UNLABELED, distillation_loss
+from labsupport import UNLABELED
 from labsupport.checks.distill import (
     CONCLUSIONS,
     check_capacity_experiment,
@@ -13,6 +13,7 @@ from labsupport.checks.distill import (
     check_matches_distillation_loss,
     supported_conclusion,
 )
+from labsupport.distill import distillation_loss
 
 
 def loss(kind="right"):

@@ -29,9 +29,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from labsupport import configure_threads, distillation_loss, eval_windows
+from labsupport import configure_threads, eval_windows
 from labsupport.cache import sha256_of
 from labsupport.checkpoints import write_checkpoint_file
+from labsupport.distill import distillation_loss
 from labsupport.lm.model import (
     DRAFT_MODELS,
     ByteLM,

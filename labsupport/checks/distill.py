@@ -6,7 +6,7 @@
   logits equal the teacher's; on a two-class hand case it is the KL divergence of the teacher's
   distribution from the student's; scaling both logits by ``T`` at temperature ``T`` multiplies
   it by ``T**2``. Forgotten ``T**2``, a reversed KL and a mean over the classes get a hint.
-  :func:`check_matches_distillation_loss` compares with :func:`labsupport.distillation_loss`:
+  :func:`check_matches_distillation_loss` compares with :func:`labsupport.distill.distillation_loss`:
   the oracle of the lab's hidden tests.
 * :func:`check_capacity_experiment` grades the result of "is the biggest teacher the best
   teacher?" (``ex-distill-capacity``) on its properties: two teacher sizes or more, two seeds or
@@ -200,7 +200,7 @@ def check_matches_distillation_loss(
     *,
     name: str = "distillation_loss",
 ) -> None:
-    """The oracle (hidden tests): ``fn`` against :func:`labsupport.distillation_loss` on random
+    """The oracle (hidden tests): ``fn`` against :func:`labsupport.distill.distillation_loss` on random
     cases with unlabelled inputs, at several temperatures and mixing weights."""
     for seed, (T, alpha) in enumerate([(0.5, 0.3), (2.0, 0.7), (8.0, 0.0), (1.0, 1.0)]):
         s, t, y = _case(10 + seed, batch=16)
