@@ -10,6 +10,7 @@ A lab the learner has not run in this environment shows the reference run only, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -98,6 +99,7 @@ class VerdictTable:
     missing: list[str]  # labs with no entry in the learner's ledger
     profiles: dict[str, str]  # lab -> the profile the learner ran it in
     reference_profile: str
+    predictions: str = ""  # the learner's calibration line, from their revealed predictions
 
     def markdown(self) -> str:
         """The table and its notes as Markdown."""
@@ -107,7 +109,7 @@ class VerdictTable:
             "|---|---|---|---|---|",
         ]
         lines += [f"| {' | '.join(cells)} |" for cells in self.rows]
-        notes = []
+        notes = [f"Your predictions across the labs: {self.predictions}"] if self.predictions else []
         if self.missing:
             labs = ", ".join(f"Lab {int(lab[:2])}" for lab in self.missing)
             notes.append(
@@ -160,4 +162,9 @@ def verdict_table(ledger_file: Path | None = None) -> VerdictTable:
     Displays as a Markdown table in a notebook; labs not run in this environment are listed
     under it, with how to keep the ledger on Colab.
     """
-    return build_verdict(load_ledger(ledger_file), reference_run())
+    from labsupport.predictions import calibration, revealed
+
+    table = build_verdict(load_ledger(ledger_file), reference_run())
+    guesses = revealed()
+    line = f"{len(guesses)} revealed. {calibration(guesses)}" if guesses else ""
+    return dataclasses.replace(table, predictions=line)

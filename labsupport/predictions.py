@@ -130,12 +130,9 @@ def predict(question: str, guess: Any = NO_GUESS, *, choices: tuple[str, ...] | 
     return Prediction(question, float(guess) if _is_number(guess) else guess, choices)
 
 
-def prediction_record() -> list[dict[str, Any]]:
-    """Every revealed prediction of the course so far, printed as a table with a calibration line.
-
-    Returns one dict per question: ``question``, ``guess``, ``measured`` and, for numbers,
-    ``ratio`` (measured / guess).
-    """
+def revealed() -> list[dict[str, Any]]:
+    """Every revealed prediction of the course so far: ``question``, ``guess``, ``measured`` and,
+    for numbers, ``ratio`` (measured / guess)."""
     rows = []
     for question, entry in _load().items():
         if entry.get("guess") is None or "measured" not in entry:
@@ -145,6 +142,29 @@ def prediction_record() -> list[dict[str, Any]]:
         if _is_number(guess) and _is_number(measured) and guess and (guess > 0) == (measured > 0):
             ratio = measured / guess
         rows.append({"question": question, "guess": guess, "measured": measured, "ratio": ratio})
+    return rows
+
+
+def calibration(rows: list[dict[str, Any]]) -> str:
+    """One line on how close the guesses in ``rows`` (from :func:`revealed`) came."""
+    numeric = [r["ratio"] for r in rows if r["ratio"] is not None]
+    chosen = [r for r in rows if not _is_number(r["guess"])]
+    parts = []
+    if numeric:
+        close = sum(0.5 <= r <= 2 for r in numeric)
+        parts.append(f"{close} of {len(numeric)} numeric guesses within a factor of 2")
+    if chosen:
+        parts.append(f"{sum(r['guess'] == r['measured'] for r in chosen)} of {len(chosen)} choices right")
+    return "Calibration: " + ("; ".join(parts) if parts else "no revealed guesses yet") + "."
+
+
+def prediction_record() -> list[dict[str, Any]]:
+    """Every revealed prediction of the course so far, printed as a table with a calibration line.
+
+    Returns one dict per question: ``question``, ``guess``, ``measured`` and, for numbers,
+    ``ratio`` (measured / guess).
+    """
+    rows = revealed()
     if not rows:
         print("No revealed predictions yet: the labs' predict(...) cells keep them once you fill them in.")
         return rows
@@ -155,13 +175,5 @@ def prediction_record() -> list[dict[str, Any]]:
             else ("right" if row["guess"] == row["measured"] else "wrong")
         )
         print(f"{row['question'][:60]:<60}  {_text(row['guess']):>8}  {_text(row['measured']):>8}  {note}")
-    numeric = [r["ratio"] for r in rows if r["ratio"] is not None]
-    chosen = [r for r in rows if not _is_number(r["guess"])]
-    parts = []
-    if numeric:
-        close = sum(0.5 <= r <= 2 for r in numeric)
-        parts.append(f"{close} of {len(numeric)} numeric guesses within a factor of 2")
-    if chosen:
-        parts.append(f"{sum(r['guess'] == r['measured'] for r in chosen)} of {len(chosen)} choices right")
-    print("Calibration: " + "; ".join(parts) + ".")
+    print(calibration(rows))
     return rows

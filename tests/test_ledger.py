@@ -98,3 +98,14 @@ def test_record_lab_on_a_read_only_folder_reports_instead_of_failing(tmp_path, c
 def test_build_verdict_ignores_nothing_silently(bad):
     table = build_verdict({"01_complexity": bad}, REFERENCE)
     assert "01_complexity" in table.missing
+
+
+def test_the_verdict_table_carries_the_learners_predictions(monkeypatch, tmp_path):
+    from labsupport.predictions import predict
+
+    monkeypatch.setenv("LABSUPPORT_CACHE", str(tmp_path))
+    predict("Speed-up of the cheap draft (x)", 2.0).reveal(1.5)
+    predict("Which wins?", "MoE", choices=("MoE", "dense")).reveal("dense")
+    text = verdict_table(tmp_path / "none.json").markdown()
+    assert "Your predictions across the labs: 2 revealed." in text
+    assert "1 of 1 numeric guesses within a factor of 2; 0 of 1 choices right" in text
