@@ -108,7 +108,7 @@ def test_lab_page_has_colab_link_figures_and_no_errors(browser, site):
     colab = page.locator("a[href^='https://colab.research.google.com/github/']")
     assert colab.count() >= 1, "no Colab launch link"
     hrefs = {colab.nth(i).get_attribute("href") for i in range(colab.count())}
-    assert all(h.endswith("/labs/01_complexity.ipynb") for h in hrefs), hrefs
+    assert all(h.endswith("/labs/student/01_complexity.ipynb") for h in hrefs), hrefs
     figures = page.locator("img[src*='_images/']")
     assert figures.count() >= 2, "the lab's figures are missing"
     for i in range(figures.count()):

@@ -425,3 +425,21 @@ def test_code_lines_fit_the_sites_column(lab):
         if len(line) > WIDEST_CODE_LINE
     ]
     assert not wide, f"{path.name}: code lines over {WIDEST_CODE_LINE} characters:\n" + "\n".join(wide)
+
+
+#: A solution (a ``hide-input`` cell) shows inside its dropdown, 20 px narrower.
+WIDEST_FOLDED_LINE = 86
+
+
+def test_folded_code_and_code_in_text_fit_their_columns(lab):
+    path, nb = lab
+    wide = []
+    for i, cell in enumerate(nb["cells"]):
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "hide-input" in cell["metadata"].get("tags", []):
+            wide += [f"cell {i}: {line!r}" for line in source.splitlines() if len(line) > WIDEST_FOLDED_LINE]
+        elif cell["cell_type"] == "markdown":
+            fenced = source.split("```")[1::2]  # the insides of the code fences
+            lines = [line for block in fenced for line in block.splitlines()[1:]]
+            wide += [f"cell {i}: {line!r}" for line in lines if len(line) > WIDEST_CODE_LINE]
+    assert not wide, f"{path.name}: lines wider than their column on the site:\n" + "\n".join(wide)
