@@ -12,7 +12,6 @@ import torch.nn.functional as F
 
 from labsupport.cache import sha256_of
 from labsupport.checks import (
-    check_kv_cache_formula,
     check_largest,
     check_tokens_per_pass,
     check_verifier,
@@ -190,15 +189,7 @@ def test_the_draft_script_runs_end_to_end_in_smoke(tmp_path):
         assert load_course_model(directory=tmp_path, name=name).config.context == 128
 
 
-def _kv_right(L, h, dh, T, B=1, s=2):
-    return 2 * L * h * dh * T * B * s
-
-
 def test_lab_7_checks_pass_right_answers_and_fail_wrong_ones(capsys):
-    check_kv_cache_formula(_kv_right)
-    with pytest.raises(AssertionError, match="fewer than the bytes a real cache") as failure:
-        check_kv_cache_formula(lambda L, h, dh, T, B=1, s=2: _kv_right(L, h, dh, T, B, s) // 2)
-    assert "76,800" not in str(failure.value) and "76800" not in str(failure.value)
     check_verifier(verify_draft)
 
     def no_residual(p, q, drafted, generator=None):

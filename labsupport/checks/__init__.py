@@ -15,14 +15,13 @@ from labsupport.checks.core import (
 )
 from labsupport.checks.moe import check_moe_layer
 from labsupport.checks.quantize import check_fake_quantizer
-from labsupport.checks.serving import check_kv_cache_formula, check_tokens_per_pass, check_verifier
+from labsupport.checks.serving import check_tokens_per_pass, check_verifier
 
 __all__ = [
     "check_close",
     "check_closest",
     "check_fake_quantizer",
     "check_function",
-    "check_kv_cache_formula",
     "check_largest",
     "check_moe_layer",
     "check_smallest",

@@ -2,7 +2,6 @@
 
 :func:`check_kv_decode` tests a learner's cached step by its properties only: against the
 model's own full-window forward pass, never against a cached implementation.
-:func:`check_kv_cache_formula` (the cache's size against real caches) is kept for the formula.
 
 They import the code model's stack when they run: a lab's set-up cell (every kernel of the
 suite) imports :mod:`labsupport.checks`, and that stack pulls in scipy.stats (about a second).
@@ -161,39 +160,6 @@ def check_kv_decode(
         f"✓ cached_step: greedy decoding with your cache gives the full window's logits and bytes "
         f"({len(cases)} models, {new_bytes} steps each); the cache grows by one position per step"
     )
-
-
-def check_kv_cache_formula(fn: Callable[..., Any]) -> None:
-    """Check ``fn(n_layers, n_kv_heads, head_dim, positions, batch, bytes_per_value)`` against real caches.
-
-    Each case runs a :class:`~labsupport.lm.model.ByteLM` over a batch of windows with a
-    :class:`~labsupport.lm.serve.KVCache` and compares the answer with the bytes the cache holds.
-    """
-    from labsupport.lm.model import ByteLM
-    from labsupport.lm.serve import KVCache, forward_cached
-
-    if not callable(fn):
-        raise AssertionError(f"kv_cache_bytes: expected a function, got {type(fn).__name__}")
-    for d_model, n_layers, positions, batch, dtype in [
-        (48, 2, 100, 1, torch.float32),
-        (32, 3, 17, 4, torch.float32),
-        (64, 1, 40, 2, torch.bfloat16),
-    ]:
-        torch.manual_seed(0)
-        model = ByteLM(d_model, n_layers, 128).to(dtype)
-        cache = KVCache()
-        with torch.no_grad():
-            forward_cached(model, torch.zeros(batch, positions, dtype=torch.long), cache)
-        heads, size = d_model // 16, torch.empty(0, dtype=dtype).element_size()
-        case = (n_layers, heads, 16, positions, batch, size)
-        got = fn(*case)
-        if got is None or float(got) != cache.nbytes:
-            raise AssertionError(
-                f"kv_cache_bytes{case}: got {got!r}, {_compared(got, cache.nbytes)} than the bytes a real "
-                f"cache of a {n_layers}-layer model with {heads} heads of 16 dimensions holds for "
-                f"{batch} sequence(s) of {positions} positions at {size} bytes per value"
-            )
-    print("✓ kv_cache_bytes: equals the bytes of real caches in all 3 cases")
 
 
 def check_verifier(fn: Callable[..., Any], *, trials: int = 3000, seed: int = 1) -> None:
