@@ -16,6 +16,7 @@ class DistillationSettings(LabSettings):
     num_samples: setting(int, "MNIST-1D signals generated (80% train, 20% test)")
     teacher_examples: setting(int, "labelled training signals the teacher learns from")
     labelled: setting(int, "labelled signals the student gets (the first of the teacher's)")
+    validation: setting(int, "labelled signals no model trains on, held out to choose T")
     teacher_width: setting(int, "hidden units in each of the teacher's two hidden layers")
     teacher_dropout: setting(float, "the teacher's dropout, after each hidden layer")
     teacher_weight_decay: setting(float, "the teacher's AdamW weight decay")
@@ -52,6 +53,7 @@ class DistillationSettings(LabSettings):
             num_samples=12_500,
             teacher_examples=6_000,
             labelled=1_000,
+            validation=1_000,
             teacher_width=512,
             teacher_dropout=0.3,
             teacher_weight_decay=0.05,
@@ -87,6 +89,7 @@ class DistillationSettings(LabSettings):
                 num_samples=2_500,
                 teacher_examples=1_500,
                 labelled=300,
+                validation=200,
                 teacher_width=128,
                 teacher_steps=150,
                 teacher_widths=(32, 128),
@@ -106,7 +109,8 @@ class DistillationSettings(LabSettings):
             "gpu": replace(
                 cpu,
                 dataset="mnist",
-                num_samples=50_000,
+                num_samples=55_000,  # MNIST-1D when offline: its pool holds 16,000 + 4,000
+                validation=4_000,
                 teacher_examples=24_000,
                 labelled=4_000,
                 teacher_width=1_024,

@@ -1,5 +1,7 @@
 """Chapter 4's claims, on Lab 4's own cpu-profile run."""
 
+import statistics
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,10 @@ from labsupport.checks.distill import supported_conclusion
 @pytest.fixture(scope="module")
 def lab(cpu_run):
     return cpu_run("04_distillation")
+
+
+def spread(errors: list[float]) -> float:
+    return max(errors) - min(errors)
 
 
 def test_the_distilled_student_beats_hard_labels_on_every_seed(lab, claim):
@@ -38,20 +44,34 @@ def test_most_of_the_headline_gain_is_the_big_teachers_extra_labels(lab, claim):
     claim("same-data gain", same_data_gain, "<", 0.5 * big_teacher_gain, "under half the headline gain")
 
 
-def test_the_big_teachers_argmax_labels_help_no_more_than_the_true_labels(lab, claim):
-    """What transfers travels in the soft targets, not in better hard labels."""
+def test_on_inputs_the_teacher_never_saw_its_soft_targets_teach_more_than_its_argmax(lab, claim):
+    """Review 2026-12 §3: the argmax control that can fail. On the student's own examples the
+    teacher's argmax is nearly the true label (it trained on them), so a student of it is the
+    hard-label student again. On pool inputs it never saw, the same students learn from its
+    argmax labels or from its soft targets: only the form of its answer differs."""
     v = lab["values"]
-    claim("teacher_argmax_agreement", v["teacher_argmax_agreement"], ">", 0.9, "the teacher is mostly right")
-    difference = abs(v["argmax_label_error_median"] - v["hard_label_error_median"])
-    claim("argmax vs true labels", difference, "<", 0.02, "argmax labels help no more than true ones")
-    assert max(v["distilled_errors"]) < min(v["argmax_label_errors"])
+    seen, pool = v["teacher_argmax_agreement"], v["teacher_argmax_pool_agreement"]
+    claim("teacher's argmax right on new inputs", pool, "<", seen - 0.1, "wrong more often than on its own")
+    soft, argmax = v["pool_soft_target_errors"], v["pool_argmax_errors"]
+    assert len(soft) == len(argmax) >= 3 and v["pool_size"] >= 500, (len(soft), v["pool_size"])
+    claim("worst soft-target student", max(soft), "<", min(argmax), "below the best argmax-label student")
+    margin = max(spread(soft), spread(argmax))
+    difference = statistics.median(argmax) - statistics.median(soft)
+    claim("soft targets' lead over argmax labels", difference, ">", 2 * margin, "twice the seed spread")
 
 
-def test_a_high_temperature_beats_t_equals_1(lab, claim):
+def test_the_temperature_chosen_on_validation_beats_t_equals_1_on_the_test_set(lab, claim):
+    """Review 2026-12 §3: T is chosen on a validation split, never on the test set, and its test
+    error is what the lab reports."""
     v = lab["values"]
-    by_t = dict(zip(v["temperatures"], v["error_by_temperature"], strict=True))
+    temperatures, on_validation = v["temperatures"], v["validation_error_by_temperature"]
+    assert temperatures[0] == 1.0 and v["validation_size"] >= 500
+    assert v["best_temperature"] == temperatures[int(np.argmin(on_validation))], "chosen on validation"
     assert v["best_temperature"] > 1
-    claim("error at the best T", by_t[v["best_temperature"]], "<", by_t[1.0] - 0.05, "5 points below T=1")
+    chosen, at_1 = v["best_temperature_test_errors"], v["lowest_temperature_test_errors"]
+    claim("worst test error at the chosen T", max(chosen), "<", min(at_1), "below the best at T = 1")
+    median_chosen, median_1 = statistics.median(chosen), statistics.median(at_1)
+    claim("median test error at the chosen T", median_chosen, "<", median_1 - 0.05, "5 points below T = 1")
 
 
 def test_the_teacher_labels_unlabeled_inputs_better_than_the_same_number_of_labels(lab):
@@ -74,7 +94,10 @@ def test_the_student_is_far_cheaper(lab, claim):
 
 
 def test_a_distilled_byte_level_student_beats_the_same_student_on_the_bytes_alone(lab, claim):
-    """Part 10: the course model teaches a student several times smaller, at equal steps and data."""
+    """Part 10: the course model teaches a student several times smaller, at equal steps and data.
+    One seed, paired (both students share initial weights and windows), as the lab and Chapter 4
+    say; a one-off run of seeds 0-4 outside the lab (issue 27) gave gains of 0.165-0.190 bits
+    per byte while the values themselves moved by up to 0.14: the 0.05 margin is not seed noise."""
     v = lab["values"]
     assert v["lm_size_ratio"] > 4, "several times smaller"
     distilled, alone = v["lm_distilled_bits_per_byte"], v["lm_bytes_only_bits_per_byte"]
