@@ -158,11 +158,32 @@ def test_tensor_and_pipeline_parallel_decoding_equal_one_process(tmp_path):
     for mode, run in runs.items():
         assert run.tokens == single, mode
         assert run.logits.shape == (12, 256)
-    per_token = [(r["bytes"] - r["first_step_bytes"]) / 11 for r in runs["tensor"].ranks]
-    assert per_token == [2 * layers * d * 4] * 2  # two all-reduces per layer of d floats
-    assert [(r["bytes"] - r["first_step_bytes"]) / 11 for r in runs["pipeline"].ranks] == [d * 4, 8]
+    tensor = runs["tensor"]
+    assert tensor.per_token() == [2 * layers * d * 4] * 2  # two all-reduces per layer of d floats
+    assert runs["pipeline"].per_token() == [d * 4, 8]
+    # what the system saw written: at p = 2 a ring sends the payload once, plus the headers
+    one = tensor.ranks[0]["all_reduce_wire_bytes"]
+    assert tensor.ranks[0]["ring_factor"] == pytest.approx(1, rel=0.01)
+    assert one > d * 4
+    assert tensor.per_token("wire_bytes") == [pytest.approx(2 * layers * one, rel=0.02)] * 2
+    assert all(w > s for w, s in zip(runs["pipeline"].per_token("wire_bytes"), [d * 4, 8], strict=True))
     with pytest.raises(ValueError, match="mode"):
         run_parallel(prompt, 4, modes=("data",), workdir=tmp_path)
+
+
+@pytest.mark.slow
+def test_each_process_of_a_ring_all_reduce_sends_2_p_minus_1_over_p_of_the_payload(tmp_path):
+    """Measured by the system's count of bytes written, at p = 3, where it is not the payload."""
+    model = load_course_model()
+    d, layers = model.config.d_model, model.config.n_layers
+    runs, _ = run_parallel(b"def f(x):\n    return", 6, modes=("tensor",), processes=3, workdir=tmp_path)
+    tensor = runs["tensor"]
+    assert tensor.per_token() == [2 * layers * d * 4] * 3
+    for rank in tensor.ranks:
+        assert rank["ring_factor"] == pytest.approx(2 * (3 - 1) / 3, rel=0.01)
+    one = tensor.ranks[0]["all_reduce_wire_bytes"]
+    assert one > 2 * (3 - 1) / 3 * d * 4
+    assert tensor.per_token("wire_bytes") == [pytest.approx(2 * layers * one, rel=0.02)] * 3
 
 
 @pytest.mark.parametrize("name", sorted(DRAFT_MODELS))

@@ -15,6 +15,12 @@ Lab 7 launches this module with ``torchrun`` through :func:`run_parallel`::
 Each process decodes greedily with its own KV cache (its heads only, in ``tensor`` mode) and
 writes what it sent, received and computed to ``DIR/{mode}-rank{r}.pt``. The backend is ``nccl`` when
 every process can have its own GPU, else ``gloo`` on the CPU.
+
+What a process sends is counted twice. ``bytes`` is the payload: the tensors it hands to
+``all_reduce`` or ``send``. ``wire_bytes`` is what the operating system saw it write (Linux's
+``/proc/self/io``, with ``gloo``; ``None`` elsewhere): a ring all-reduce over ``p`` processes
+writes ``2 (p - 1) / p`` times its payload, plus a header per message. After decoding, ``tensor``
+mode measures that factor on two all-reduces of different sizes (:func:`all_reduce_traffic`).
 """
 
 from __future__ import annotations
@@ -61,6 +67,44 @@ class Traffic:
         self.messages += 1
         self.bytes += t.numel() * t.element_size()
         self.seconds += time.perf_counter() - start
+
+
+def written_bytes() -> int | None:
+    """Bytes this process has written so far, to sockets and files alike (``wchar`` in Linux's
+    ``/proc/self/io``), or ``None`` where the system does not say."""
+    try:
+        with open("/proc/self/io") as io:
+            fields = dict(line.split(":", 1) for line in io if ":" in line)
+        return int(fields["wchar"])
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _wire_counted() -> bool:
+    """Whether :func:`written_bytes` sees this process group's messages: ``gloo`` writes them to
+    sockets; ``nccl`` moves them over GPU links, which no system call counts."""
+    return dist.get_backend() == "gloo" and written_bytes() is not None
+
+
+def all_reduce_traffic(d: int, device: torch.device, large: int = 2**16) -> dict:
+    """What one all-reduce of ``d`` floats (a decoding step's vector) writes, and the ring factor.
+
+    The factor is measured as the slope between that all-reduce and one of ``large`` floats,
+    (bytes written) / (payload), so the fixed header of each message drops out: a ring over
+    ``p`` processes gives ``2 (p - 1) / p``. Both are ``None`` where :func:`_wire_counted` is false.
+    """
+    written = {}
+    for n in (d, large):
+        x = torch.ones(n, device=device)
+        dist.all_reduce(x)  # once untimed: the first call of a size may set up buffers
+        before = written_bytes()
+        dist.all_reduce(x)
+        after = written_bytes()
+        written[n] = after - before if _wire_counted() else None
+    if written[d] is None:
+        return {"all_reduce_wire_bytes": None, "ring_factor": None}
+    slope = (written[large] - written[d]) / ((large - d) * 4)
+    return {"all_reduce_wire_bytes": written[d], "ring_factor": slope}
 
 
 class TensorParallelBlock(nn.Module):
@@ -130,6 +174,7 @@ def decode(model: ByteLM, mode: str, prompt: torch.Tensor, new_bytes: int, devic
     logits_seen: list[torch.Tensor] = []
     step_seconds: list[float] = []
     first_step_bytes = 0  # sent during the prompt's pass
+    counted, wire = _wire_counted(), [written_bytes()]  # written before, after the first step, at the end
     if mode == "tensor":
         blocks = [TensorParallelBlock(b, rank, world) for b in model.blocks]
     else:
@@ -170,11 +215,16 @@ def decode(model: ByteLM, mode: str, prompt: torch.Tensor, new_bytes: int, devic
         fresh = token
         _timed_step(device, start, step_seconds)
         first_step_bytes = traffic.bytes if len(step_seconds) == 1 else first_step_bytes
+        if len(step_seconds) == 1:
+            wire.append(written_bytes())
+    wire.append(written_bytes())
     return {
         "rank": rank, "world": world, "mode": mode, "tokens": torch.tensor(tokens),
         "logits": torch.stack(logits_seen) if logits_seen else torch.empty(0),
         "messages": traffic.messages, "bytes": traffic.bytes, "comm_seconds": traffic.seconds,
         "first_step_bytes": first_step_bytes,
+        "wire_bytes": wire[2] - wire[0] if counted else None,
+        "first_step_wire_bytes": wire[1] - wire[0] if counted else None,
         "step_seconds": torch.tensor(step_seconds), "cache_bytes": cache.nbytes,
     }  # fmt: skip
 
@@ -212,6 +262,8 @@ def main(argv: list[str] | None = None) -> None:
     prompt = torch.tensor(list(bytes.fromhex(args.prompt_hex)), dtype=torch.long)
     for mode in modes:
         result = decode(model, mode, prompt, args.new_bytes, device)
+        if mode == "tensor":
+            result |= all_reduce_traffic(model.tok.embedding_dim, device)
         torch.save(result, args.out / f"{mode}-rank{result['rank']}.pt")
         dist.barrier()
     dist.destroy_process_group()
@@ -225,6 +277,16 @@ class ParallelRun:
     tokens: list[int]  # the prompt and the new bytes
     logits: torch.Tensor  # (new bytes, 256): the next-byte logits at each step
     ranks: list[dict]  # each process's record (messages, bytes, comm_seconds, step_seconds, ...)
+
+    def per_token(self, field: str = "bytes") -> list[float | None]:
+        """Per process, what it sent per generated byte after the prompt's pass: ``"bytes"``,
+        the payload it handed to ``all_reduce`` or ``send``, or ``"wire_bytes"``, what the system
+        saw it write (``None`` where not counted)."""
+        one_of("field", field, ("bytes", "wire_bytes"))
+        steps = max(1, len(self.ranks[0]["step_seconds"]) - 1)  # the new bytes after the first
+        return [
+            None if r[field] is None else (r[field] - r[f"first_step_{field}"]) / steps for r in self.ranks
+        ]
 
 
 def torchrun_command(

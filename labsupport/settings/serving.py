@@ -19,6 +19,7 @@ class ServingSettings(LabSettings):
     batch_sizes: setting(tuple[int, ...], "part 2: the batch sizes timed")
     batch_new_bytes: setting(int, "part 2: bytes generated per timed batch")
     draft_lengths: setting(tuple[int, ...], "part 3: k, the bytes drafted per round")
+    draft_repeats: setting(int, "part 3: rounds timing every draft; each prompt's fastest counts")
     temperature: setting(float, "part 3: temperature of the sampled decoding")
     chain_trials: setting(int, "part 3: sequences sampled for the chi-square test")
     parallel_new_bytes: setting(int, "part 4: bytes decoded by the split model")
@@ -35,6 +36,7 @@ class ServingSettings(LabSettings):
             batch_sizes=(1, 2, 4, 8, 16, 32, 64),
             batch_new_bytes=32,
             draft_lengths=(1, 2, 3, 4, 6),
+            draft_repeats=5,
             temperature=0.8,
             chain_trials=3000,
             parallel_new_bytes=64,
@@ -50,6 +52,7 @@ class ServingSettings(LabSettings):
                 batch_sizes=(1, 8),
                 batch_new_bytes=8,
                 draft_lengths=(1, 3),
+                draft_repeats=1,
                 chain_trials=1000,
                 parallel_new_bytes=8,
             ),
