@@ -11,7 +11,7 @@ from labsupport.settings.base import LabSettings, setting
 @dataclass(frozen=True)
 class CapstoneSettings(LabSettings):
     """Sizes of the capstone's experiments: the grid the law is fitted to (part 2), the
-    decision (parts 3-5) and the verifier experiment (part 6)."""
+    decision (parts 3-5), the quantized copies (part 5) and the verifier experiment (part 6)."""
 
     widths: setting(tuple[int, ...], "hidden units of the grid's student MLPs")
     grid_steps: setting(tuple[int, ...], "every width trains for each of these step counts")
@@ -24,10 +24,12 @@ class CapstoneSettings(LabSettings):
     bootstrap: setting(int, "refits of the law on resampled runs")
     serve_batch: setting(int, "inputs per timed forward pass")
     memory_budget: setting(float, "bytes of weights the deployed model may take")
+    quant_seeds: setting(int, "part 5: copies of each trained choice that are quantized")
     tasks: setting(int, "part 6: lines of held-out Python to complete")
     samples: setting(tuple[int, ...], "the k of pass@k")
     new_bytes: setting(int, "bytes generated per answer")
     temperature: setting(float, "sampling temperature of the answers")
+    success_targets: setting(tuple[float, ...], "task success the cost search must reach")
 
     @classmethod
     def profiles(cls) -> dict[str, CapstoneSettings]:
@@ -43,10 +45,12 @@ class CapstoneSettings(LabSettings):
             bootstrap=30,
             serve_batch=65536,
             memory_budget=600,
+            quant_seeds=64,
             tasks=192,
             samples=(1, 2, 4, 8),
             new_bytes=32,
             temperature=0.8,
+            success_targets=(0.1, 0.2, 0.3),
         )
         return {
             "smoke": replace(
@@ -57,6 +61,7 @@ class CapstoneSettings(LabSettings):
                 fit_starts=4,
                 bootstrap=3,
                 serve_batch=4096,
+                quant_seeds=2,
                 tasks=12,
                 samples=(1, 2),
                 new_bytes=16,
@@ -68,6 +73,7 @@ class CapstoneSettings(LabSettings):
                 grid_steps=(250, 500, 1000, 2000, 4000),
                 budget=1e9,
                 bootstrap=100,
+                quant_seeds=128,
                 tasks=256,
                 samples=(1, 2, 4, 8, 16, 32),
             ),
