@@ -11,7 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.diagrams import distillation, double_descent, finetuning, scaling, transformer
+from tools.diagrams import (
+    distillation,
+    double_descent,
+    finetuning,
+    moe,
+    precision,
+    scaling,
+    serving,
+    transformer,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "chapters" / "diagrams"
@@ -31,7 +40,12 @@ DIAGRAMS: tuple[Diagram, ...] = (
     Diagram("isoflop_valley", scaling.isoflop_valley, "02_scaling_laws"),
     Diagram("double_descent_regimes", double_descent.double_descent_regimes, "03_memorization"),
     Diagram("distillation_setup", distillation.distillation_setup, "04_distillation"),
+    Diagram("moe_routing", moe.moe_routing, "05_mixture_of_experts"),
+    Diagram("quantization_grid", precision.quantization_grid, "06_efficient_deployment"),
     Diagram("lora", finetuning.lora, "06_efficient_deployment"),
+    Diagram("kv_cache", serving.kv_cache, "07_serving"),
+    Diagram("speculative_round", serving.speculative_round, "07_serving"),
+    Diagram("tensor_pipeline", serving.tensor_pipeline, "07_serving"),
 )
 
 
