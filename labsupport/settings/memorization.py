@@ -15,7 +15,8 @@ AUTHORS_WIDTHS = tuple(np.unique(np.geomspace(2, 300, 20).astype(int)).tolist())
 @dataclass(frozen=True)
 class MemorizationSettings(LabSettings):
     """Sizes of Lab 3's experiments: random labels (part 1), random features (parts 2 and 4),
-    a trained width sweep (part 3) and training trajectories (part 5)."""
+    a trained width sweep (part 3) and training trajectories (part 5, with its control at
+    one noise level)."""
 
     memo_dataset: setting(str, 'part 1: "mnist1d", or "cifar10" (Zhang et al.\'s data)')
     memo_samples: setting(int, "part 1: training examples")
@@ -31,11 +32,13 @@ class MemorizationSettings(LabSettings):
     mnist1d_samples: setting(int, "MNIST-1D examples generated (80% train, 20% test)")
     dd_samples: setting(int, "part 3: training examples (15% of labels wrong)")
     dd_widths: setting(tuple, "part 3: hidden widths of the 40 -> w -> w -> 10 MLPs")
-    dd_repeats: setting(int, "part 3: initializations per width, averaged")
+    dd_repeats: setting(int, "part 3: initializations (seeds) per width")
     dd_epochs: setting(int, "part 3: passes of SGD (batch 100, lr 0.01, momentum 0.9)")
     noise_levels: setting(tuple, "part 5: label-noise standard deviation of each target")
     sine_repeats: setting(int, "part 5: initializations per noise level")
     sine_steps: setting(int, "part 5: full-batch Adam steps")
+    control_noise: setting(float, "part 5, the control: the one noise level")
+    control_runs: setting(int, "part 5, the control: initializations at that level")
 
     @classmethod
     def profiles(cls) -> dict[str, MemorizationSettings]:
@@ -55,11 +58,13 @@ class MemorizationSettings(LabSettings):
             dd_samples=4_000,
             # widths 2 to 104: the authors' 4 widest cut
             dd_widths=AUTHORS_WIDTHS[:15],
-            dd_repeats=2,
+            dd_repeats=3,
             dd_epochs=200,
             noise_levels=(0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
             sine_repeats=2,
             sine_steps=2_000,
+            control_noise=0.3,
+            control_runs=16,
         )
         return {
             "smoke": replace(
@@ -81,6 +86,7 @@ class MemorizationSettings(LabSettings):
                 noise_levels=(0.0, 1.0),
                 sine_repeats=1,
                 sine_steps=200,
+                control_runs=4,
             ),
             "cpu": cpu,
             # 12,800 MNIST-1D training signals: 4,000 used, 12,000 held out with the test set
@@ -103,5 +109,6 @@ class MemorizationSettings(LabSettings):
                 noise_levels=(0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.85, 1.0),
                 sine_repeats=4,
                 sine_steps=4_000,
+                control_runs=32,
             ),
         }
