@@ -127,3 +127,16 @@ def test_every_lab_belongs_to_the_one_chapter_with_its_number(tmp_path, monkeypa
     (tmp_path / "chapters").mkdir()
     with pytest.raises(ValueError, match="expected one chapter"):
         course_tables.chapter_of(LABS[0])
+
+
+def test_the_shorter_plans_name_real_sections_and_add_up_their_times():
+    from tools import course_tables
+
+    plans = course_tables.plans_markdown()
+    assert plans.count("| Week ") == 4 and plans.count("| Lecture ") == 2
+    lab8 = course_tables.lab_minutes(next(lab for lab in LABS if lab.stem.startswith("08")))
+    whole = course_tables.reading_minutes("08_verdict")
+    part = course_tables.reading_minutes("08_verdict", "The verdict")
+    assert 0 < part < whole and lab8 > 60
+    with pytest.raises(ValueError, match="no section '## Nowhere'"):
+        course_tables.reading_minutes("08_verdict", "Nowhere")
