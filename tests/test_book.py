@@ -111,3 +111,17 @@ def test_the_instructor_guide_is_generated_from_the_labs(built_book):
         for exercise in exercises(lab):
             assert exercise.title.split("$")[0].strip() in page, exercise
     assert "smoke ≈" in page and "cpu ≈" in page, "the syllabus lacks the measured times"
+
+
+def test_the_instructor_only_material_stays_off_the_public_site(built_book, root):
+    """The question bank and the graded example reports go into the instructor kit only."""
+    _, html = built_book
+    assert not (html / "instructor").exists()
+    answers = [
+        q.read_text().split("*Answer.*")[1][:60].strip()
+        for q in (root / "instructor" / "questions").glob("*.md")
+    ]
+    for page in html.rglob("*.html"):
+        text = page.read_text()
+        leaked = [a for a in answers if a and a in text]
+        assert not leaked, f"{page.name} shows the question bank: {leaked[:1]}"

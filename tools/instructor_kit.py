@@ -8,7 +8,10 @@
 * ``solutions/``: the labs as they are in the repository, every solution in place;
 * ``course/``: an nbgrader course folder (``nbgrader_config.py``, ``source/``, ``release/``,
   ``gradebook.db``) in which submissions are collected and autograded;
-* ``rubric.md``: the points per exercise, read from the labs' nbgrader metadata.
+* ``rubric.md``: the points per exercise, read from the labs' nbgrader metadata;
+* ``questions/`` and ``capstone_examples.md``: the question bank (10-15 questions with answers
+  and an in-class activity per chapter) and three graded example capstone reports, copied from
+  ``instructor/``, which the public site never shows.
 
 ``collect`` files a learner's downloaded notebook (from Colab or Jupyter) under
 ``course/submitted/<student>/<lab>/`` and puts back the nbgrader metadata of any exercise cell
@@ -30,6 +33,8 @@ from pathlib import Path
 from tools.sync_labs import BADGE_RE, graded_check, written_question
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Material for instructors only: copied into the kit, excluded from the book (_config.yml).
+INSTRUCTOR_ONLY = ROOT / "instructor"
 LABS = sorted((ROOT / "labs").glob("*.ipynb"))
 STUB_MESSAGE = "Exercise: replace this line with your answer, then run the graded check below"
 NBGRADER_CONFIG = f'''"""nbgrader's settings for the course's labs (written by tools/instructor_kit.py)."""
@@ -247,6 +252,8 @@ def build_kit(out: Path, labs: list[Path] = LABS) -> None:
         shutil.copy2(lab, out / "solutions" / lab.name)
     (out / "rubric.md").write_text("# Points per exercise\n\n" + rubric_markdown(labs), encoding="utf-8")
     (out / "README.md").write_text(KIT_README, encoding="utf-8")
+    if INSTRUCTOR_ONLY.is_dir():
+        shutil.copytree(INSTRUCTOR_ONLY, out, dirs_exist_ok=True)
 
 
 def collect(course: Path, lab: str, student: str, notebook: Path) -> list[str]:
@@ -316,6 +323,10 @@ Made by `make instructor-kit` from the labs in `labs/`; rerun it after changing 
 - `solutions/`: every solution in place; for instructors and teaching assistants.
 - `rubric.md`: the points per exercise.
 - `course/`: the nbgrader course folder.
+- `questions/`: per chapter, 10-15 concept and reading-check questions with answers, and an
+  in-class activity (not on the public site).
+- `capstone_examples.md`: three capstone reports (strong, adequate, weak) graded against the
+  rubric, to calibrate the hand-graded points.
 
 ## Grading
 
@@ -350,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "build":
         build_kit(args.out)
-        print(f"The kit: {args.out} (student/, solutions/, course/, rubric.md)")
+        print(f"The kit: {args.out} (student/, solutions/, course/, rubric.md, questions/)")
     else:
         repaired = collect(args.course, args.lab, args.student, args.notebook)
         print(f"filed {args.notebook} for {args.student}; metadata restored on {repaired or 'no cell'}")
