@@ -139,6 +139,27 @@ def test_train_lm_learns_a_repeating_pattern_and_refuses_frozen_models():
         train_lm(model.requires_grad_(False), tokens, steps=1, batch_size=1, context=16, lr=1e-3, seed=0)
 
 
+def test_train_lm_evaluates_along_the_way_without_changing_the_run():
+    tokens = torch.tensor(list(b"abcdefgh" * 200), dtype=torch.uint8)
+    x, y = eval_windows(tokens, 16, max_windows=8)
+    runs = {}
+
+    def probe(model):
+        return model.training, bits_per_byte(model, x, y)
+
+    for every in (0, 7):
+        torch.manual_seed(0)
+        model = ByteLM(16, 1, 16)
+        hook = {"eval_fn": probe, "eval_every": every} if every else {}
+        runs[every] = train_lm(model, tokens, steps=20, batch_size=8, context=16, lr=1e-2, seed=0, **hook)
+    assert runs[7].losses == runs[0].losses, "evaluating draws no batches and changes no weights"
+    assert runs[7].eval_steps == [7, 14, 20] and runs[0].evals == []
+    assert [training for training, _ in runs[7].evals] == [False] * 3
+    assert runs[7].evals[-1][1] == pytest.approx(bits_per_byte(model, x, y))
+    with pytest.raises(ValueError, match="together"):
+        train_lm(model, tokens, steps=1, batch_size=1, context=16, lr=1e-3, seed=0, eval_every=5)
+
+
 def test_the_course_model_is_sized_by_lab_2s_law():
     sizing = sized_config(LAB2_LAW, BUDGET_FLOPS, FULL.n_layers, FULL.context, FULL.batch_size)
     assert (FULL.d_model, FULL.steps) == (sizing["d_model"], sizing["steps"])

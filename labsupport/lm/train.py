@@ -4,7 +4,8 @@ Lab 2 writes this loop out; later labs call :func:`train_lm` with the part they 
 argument: ``loss_fn`` (Lab 4 passes a distillation loss) and which parameters train (Lab 6
 freezes all but LoRA adapters). Batches are random windows of the training bytes drawn from
 ``seed``; the learning rate warms up linearly, then follows a cosine to a tenth of its peak at
-the last step (the schedule Hoffmann et al. match to each run's length).
+the last step (the schedule Hoffmann et al. match to each run's length). ``eval_fn`` measures the
+model along the way (Lab 6 traces what narrowing gains and costs step by step).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labsupport._validate import function, module, number_in, positive_int, tensor
+from labsupport._validate import function, module, non_negative_int, number_in, positive_int, tensor
 from labsupport.lm.corpus import sample_windows
 
 #: ``loss_fn(model, x, y) -> scalar``: the default is next-byte cross-entropy.
@@ -32,10 +34,13 @@ def next_byte_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.
 
 @dataclass
 class LMHistory:
-    """Per-step training losses (nats per byte) and the wall time of the run."""
+    """Per-step training losses (nats per byte), the wall time of the run, and what ``eval_fn``
+    returned at the steps in ``eval_steps``."""
 
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    eval_steps: list[int] = field(default_factory=list)
+    evals: list[Any] = field(default_factory=list)
 
 
 def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
@@ -59,6 +64,8 @@ def train_lm(
     warmup: int | None = None,
     weight_decay: float = 0.0,
     log_every: int = 0,
+    eval_fn: Callable[[nn.Module], Any] | None = None,
+    eval_every: int = 0,
 ) -> LMHistory:
     """Train ``model`` in place with AdamW on random ``context``-byte windows of ``tokens``.
 
@@ -72,6 +79,8 @@ def train_lm(
         seed: seeds the windows drawn (the model's initialisation is the caller's).
         loss_fn: ``loss_fn(model, x, y)``, a scalar to minimise.
         log_every: print the mean loss every this many steps (0: never).
+        eval_fn, eval_every: ``eval_fn(model)`` every ``eval_every`` steps and after the last,
+            in eval mode and without gradients; its results are ``history.evals``.
     """
     module("model", model)
     tensor("tokens", tokens, ndim=1)
@@ -79,6 +88,11 @@ def train_lm(
         positive_int(name, value)
     number_in("lr", lr, 0, None, low_open=True)
     function("loss_fn", loss_fn)
+    non_negative_int("eval_every", eval_every)
+    if (eval_fn is None) != (eval_every == 0):
+        raise ValueError(f"give eval_fn and eval_every > 0 together, got eval_every={eval_every}")
+    if eval_fn is not None:
+        function("eval_fn", eval_fn)
     warmup = max(1, steps // 20) if warmup is None else warmup
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -105,6 +119,12 @@ def train_lm(
                 f"(train), {time.perf_counter() - start:.0f} s",
                 flush=True,
             )
+        if eval_every and (step % eval_every == 0 or step == steps):
+            model.eval()
+            with torch.no_grad():
+                history.evals.append(eval_fn(model))
+            history.eval_steps.append(step)
+            model.train()
     model.eval()
     history.seconds = time.perf_counter() - start
     return history

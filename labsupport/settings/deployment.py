@@ -30,13 +30,15 @@ class DeploymentSettings(LabSettings):
     repeats: setting(int, "timing repeats; the median is reported")
     sparsities: setting(tuple, "part 5: shares of the weights removed")
     prune_steps: setting(int, "part 5: training steps of each pruned network and of the dense one")
+    ticket_seeds: setting(int, "part 5: seeds of the dense network, its masks and the controls")
     lm_eval_windows: setting(int, "code model: validation windows for bits per byte")
     lm_group_size: setting(int, "code model: weights per scale (divides its 48 and 192 columns)")
     lm_rank: setting(int, "code model: LoRA rank for narrowing (part 7)")
     lm_ft_steps: setting(int, "code model: narrowing steps, the same for LoRA and full fine-tuning")
     lm_ft_batch: setting(int, "code model: windows per narrowing step")
-    lm_lora_lr: setting(float, "code model: LoRA's learning rate")
-    lm_full_lr: setting(float, "code model: full fine-tuning's learning rate")
+    lm_lora_lrs: setting(tuple, "code model: LoRA's learning rates (the table shows the first)")
+    lm_full_lrs: setting(tuple, "code model: full fine-tuning's learning rates (likewise)")
+    lm_eval_every: setting(int, "code model: narrowing steps between measurements of both losses")
 
     @classmethod
     def profiles(cls) -> dict[str, DeploymentSettings]:
@@ -59,14 +61,16 @@ class DeploymentSettings(LabSettings):
             seeds=2,
             repeats=20,
             sparsities=(0.5, 0.8, 0.9, 0.95),
-            prune_steps=600,
+            prune_steps=300,
+            ticket_seeds=3,
             lm_eval_windows=128,
             lm_group_size=16,
             lm_rank=4,
             lm_ft_steps=150,
             lm_ft_batch=16,
-            lm_lora_lr=3e-3,
-            lm_full_lr=1e-3,
+            lm_lora_lrs=(3e-3, 1e-2),
+            lm_full_lrs=(1e-3, 3e-4),
+            lm_eval_every=25,
         )
         return {
             "smoke": replace(
@@ -80,8 +84,10 @@ class DeploymentSettings(LabSettings):
                 repeats=3,
                 sparsities=(0.8,),
                 prune_steps=60,
+                ticket_seeds=2,
                 lm_eval_windows=16,
                 lm_ft_steps=10,
+                lm_eval_every=5,
             ),
             "cpu": cpu,
             "gpu": replace(
@@ -95,7 +101,9 @@ class DeploymentSettings(LabSettings):
                 seeds=5,
                 sparsities=(0.5, 0.8, 0.9, 0.95, 0.98),
                 prune_steps=3_000,
+                ticket_seeds=5,
                 lm_eval_windows=512,
                 lm_ft_steps=600,
+                lm_eval_every=50,
             ),
         }
