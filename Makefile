@@ -26,7 +26,7 @@ QUICK := not effects and not colab and not book and not browser and not grading 
 # the modules a process imports, once, on first use.
 export PIP_NO_COMPILE := 1
 
-.PHONY: setup colab-env preflight book test check lint serve bench sync-labs instructor-kit course-model draft-models clean
+.PHONY: setup colab-env preflight book slides test check lint serve bench sync-labs instructor-kit course-model draft-models clean
 
 setup: $(STAMP)
 
@@ -54,6 +54,11 @@ book: setup
 	LABSUPPORT_PROFILE=$(PROFILE) LABSUPPORT_WIDGETS=static COURSE_SOLUTIONS=$(SOLUTIONS) \
 		$(BIN)/jupyter-book build . -W -n --keep-going --path-output $(BOOK_OUT)
 	@echo "The site: $(abspath $(BOOK_OUT)/_build/html/index.html)"
+
+# One slide deck per chapter (_build/slides), made from the chapter's own source: its objectives,
+# figures, display equations and takeaways, with the diagrams and MathJax copied beside them.
+slides: setup
+	$(BIN)/python -m tools.slides --out _build/slides
 
 lint: setup
 	$(BIN)/ruff check $(LINTED)
