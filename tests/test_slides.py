@@ -4,7 +4,8 @@ and shown offline by a real Chromium with every equation typeset.
 The unit tests read each chapter a second, simpler way (regular expressions over its text) and
 check that the deck shows exactly its learning objectives, figures, display equations and
 takeaways. The browser test builds the decks into a temporary folder, opens each from disk with
-every request that is not a local file blocked and recorded, and looks at it as an audience would.
+every request that is not a local file blocked and recorded, and looks at it as an audience would;
+axe-core checks every deck's accessibility in light and dark mode.
 """
 
 from __future__ import annotations
@@ -329,3 +330,21 @@ def test_the_index_links_every_deck(browser, built):
     assert sorted(hrefs) == sorted(f"{p.stem}.html" for p in CHAPTERS)
     assert not remote and not errors, (remote, errors)
     page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_deck_passes_the_accessibility_engine(browser, built, scheme):
+    """axe-core (axe-playwright-python's own copy, nothing fetched): no serious or critical
+    violation (contrast, names, labels) and headings in order, on every deck in both modes."""
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright").Axe()
+    found, remote = [], []
+    for name in ["index", *(p.stem for p in CHAPTERS)]:
+        page, _ = _open(browser, (built / f"{name}.html").as_uri(), remote, scheme=scheme)
+        page.evaluate("() => window.MathJax ? MathJax.startup.promise : null")
+        for violation in axe.run(page).response["violations"]:
+            if violation["impact"] in ("serious", "critical") or violation["id"] == "heading-order":
+                found += [f"{name}: {violation['id']} at {node['target']}" for node in violation["nodes"]]
+        page.close()
+    assert not found, "\n".join(found)
+    assert not remote, remote
