@@ -1,4 +1,5 @@
-"""Open the built site in a real headless Chromium and look at it as a reader would.
+"""Open the built site in a real headless Chromium and look at it as a reader would; axe-core
+checks every page's accessibility in the light and the dark theme.
 
 Uses Debian's ``chromium`` (installed by ``.ci/run``) through Playwright's Python package;
 never a browser download. Skipped where no Chromium is installed, except under CI.
@@ -186,3 +187,105 @@ def test_every_page_reads_right_offline_in_light_and_dark(browser, site, path):
     assert not errors, errors
     assert not failed, failed
     page.close()
+
+
+# The accessibility engine: axe-core, through axe-playwright-python, which ships its own
+# axe.min.js (nothing fetched). A page fails on any violation of impact "serious" or "critical"
+# (contrast, missing labels and names) and on headings out of order, which axe rates "moderate".
+FAILING_IMPACTS = {"serious", "critical"}
+ALWAYS_FAILING_RULES = {"heading-order"}
+# (rule id, the element's CSS selector as axe reports it) pairs the course cannot fix, and why.
+# One exact element per entry, never a whole rule.
+AXE_EXCEPTIONS: dict[tuple[str, str], str] = {}
+# Highlighted code is thousands of tokens in a handful of colours, and axe slows with every
+# element: the first visible token of each (colour, weight, background) in a theme stays, the
+# others merge into their block's text (its own colour, still checked): a lab takes 2 s, not 30.
+SAMPLE_CODE_TOKENS = """seen => {
+  const background = e => {
+    for (; e; e = e.parentElement) {
+      const color = getComputedStyle(e).backgroundColor;
+      if (color !== "rgba(0, 0, 0, 0)") return color;
+    }
+    return "";
+  };
+  const fresh = [], merged = [];
+  for (const pre of document.querySelectorAll("div.highlight pre")) {
+    const behind = background(pre);
+    for (const token of pre.querySelectorAll("span")) {
+      const style = getComputedStyle(token);
+      const key = `${style.color} ${style.fontWeight} on ${behind}`;
+      // axe skips hidden text (a folded solution): a colour counts where a reader sees it
+      if (!token.checkVisibility() || seen.includes(key) || fresh.includes(key)) merged.push(token);
+      else fresh.push(key);
+    }
+  }
+  merged.forEach(token => token.replaceWith(...token.childNodes));  // after reading every style
+  return fresh;
+}"""
+
+
+def _invisible(node: dict) -> bool:
+    """axe leaves text of the same colour as its background "for review" (it may be hidden on
+    purpose); on this site it is text no reader can see."""
+    return any((check.get("data") or {}).get("messageKey") == "equalRatio" for check in node.get("any", []))
+
+
+def _axe_findings(response: dict, where: str) -> list[str]:
+    """One line per failing element of an axe-core result: page, rule id, element, why."""
+    found = []
+    unseen = [
+        result | {"nodes": [n for n in result["nodes"] if _invisible(n)]}
+        for result in response["incomplete"]
+        if result["id"] == "color-contrast"
+    ]
+    for violation in response["violations"] + unseen:
+        for node in violation["nodes"]:
+            impact = node.get("impact") or violation["impact"]
+            if impact not in FAILING_IMPACTS and violation["id"] not in ALWAYS_FAILING_RULES:
+                continue
+            target = " >>> ".join(" ".join(t) if isinstance(t, list) else t for t in node["target"])
+            if (violation["id"], target) in AXE_EXCEPTIONS:
+                continue
+            why = " ".join(node.get("failureSummary", "").split())[:300]
+            found.append(
+                f"{where}: {violation['id']} ({impact}) at {target}\n    {node['html'][:200]}\n    {why}"
+            )
+    return found
+
+
+def test_every_page_passes_axe_in_light_and_dark(browser, site, built_book):
+    """axe-core over every HTML page of the site, in each theme the reader can choose (the
+    theme's toggle keeps its mode in localStorage, and a page reads it before it renders)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    _, html = built_book
+    # every page but the redirect to the landing page (index.html: it shows nothing, and the
+    # page it opens is checked)
+    pages = sorted(
+        str(p.relative_to(html))
+        for p in html.rglob("*.html")
+        if "_static" not in p.parts and 'http-equiv="refresh"' not in p.read_text().lower()
+    )
+    assert set(pages) >= set(_pages()), sorted(set(_pages()) - set(pages))
+    axe = Axe()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    remote: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith((site, "data:")) else remote.append(r.url))
+    findings: list[str] = []
+    for theme in ("light", "dark"):
+        page.goto(f"{site}/intro.html", wait_until="load")
+        page.evaluate("mode => localStorage.setItem('mode', mode)", theme)
+        code_colours: list[str] = []
+        for path in pages:
+            page.goto(f"{site}/{path}", wait_until="load")
+            if page.locator(".math").count():  # checked as typeset
+                page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+                page.evaluate("() => MathJax.startup.promise")
+            assert page.evaluate("() => document.documentElement.dataset.theme") == theme, path
+            code_colours += page.evaluate(SAMPLE_CODE_TOKENS, code_colours)
+            result = axe.run(page, options={"resultTypes": ["violations", "incomplete"]})
+            findings += _axe_findings(result.response, f"{path} ({theme})")
+        assert code_colours, f"no highlighted code found in the {theme} theme"
+    page.close()
+    assert not remote, f"requests off the site (axe-core must run offline): {remote[:5]}"
+    assert not findings, f"{len(findings)} accessibility violations:\n" + "\n".join(findings)
