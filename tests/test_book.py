@@ -1,6 +1,7 @@
 """The book builds with warnings as errors, and the labs' pages carry executed outputs."""
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 
@@ -125,3 +126,34 @@ def test_the_instructor_only_material_stays_off_the_public_site(built_book, root
         text = page.read_text()
         leaked = [a for a in answers if a and a in text]
         assert not leaked, f"{page.name} shows the question bank: {leaked[:1]}"
+
+
+class _Images(HTMLParser):
+    """The ``alt`` of every ``<img>`` in a page (``None`` where it has none)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alts: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            found = dict(attrs)
+            self.alts.append((found.get("src") or "", found.get("alt")))
+
+
+#: An alt text that is a file's name or path (MyST-NB's default is the image's path).
+FILE_NAME = re.compile(r"(^|[\s/])[\w.-]+\.(png|svg|jpe?g|gif|webp)\b|_images/", re.IGNORECASE)
+
+
+def test_every_chapter_image_says_what_it_shows(built_book, root):
+    """Each figure and diagram a chapter shows carries alt text of at least eight words that
+    is not a file name (a plotting cell sets it with ``mystnb: image: alt:`` in its metadata)."""
+    _, html = built_book
+    bare = []
+    for chapter in sorted((root / "chapters").glob("*.md")):
+        parser = _Images()
+        parser.feed((html / "chapters" / f"{chapter.stem}.html").read_text())
+        for src, alt in parser.alts:
+            if alt is None or len(alt.split()) < 8 or FILE_NAME.search(alt):
+                bare.append(f"{chapter.name}: {src} has alt {alt!r}")
+    assert not bare, "images without alt text that says what they show:\n" + "\n".join(bare)
