@@ -289,3 +289,50 @@ def test_every_page_passes_axe_in_light_and_dark(browser, site, built_book):
     page.close()
     assert not remote, f"requests off the site (axe-core must run offline): {remote[:5]}"
     assert not findings, f"{len(findings)} accessibility violations:\n" + "\n".join(findings)
+
+
+def test_every_diagram_loads_and_keeps_its_light_ground_in_light_and_dark(browser, site):
+    """The schematic diagrams (tools/diagrams): each loads on its chapter's page, and in both
+    themes keeps the light ground its ink is drawn for. A screenshot of each, per theme, goes to
+    tests/artifacts/diagrams/."""
+    from tools.diagrams import DIAGRAMS
+
+    out = ARTIFACTS / "diagrams"
+    out.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    for theme in ("light", "dark"):
+        page.goto(f"{site}/intro.html", wait_until="load")
+        page.evaluate("mode => localStorage.setItem('mode', mode)", theme)
+        for diagram in DIAGRAMS:
+            page.goto(f"{site}/chapters/{diagram.chapter}.html", wait_until="load")
+            image = page.locator(f'img[src$="{diagram.name}.svg"]').first
+            image.scroll_into_view_if_needed()
+            loaded = image.evaluate("img => img.complete && img.naturalWidth > 0")
+            width = image.evaluate("img => img.getBoundingClientRect().width")
+            if not loaded or width < 300:
+                problems.append(f"{diagram.name} ({theme}): loaded={loaded}, width={width:.0f} px")
+                continue
+            shot = out / f"{diagram.name}-{theme}.png"
+            image.screenshot(path=str(shot))
+            corner = page.evaluate(CORNER_BRIGHTNESS, shot.read_bytes().hex())
+            # The theme dims images in dark mode (brightness 0.8, contrast 1.2): the ground stays
+            # light grey. A transparent or inverted ground would be dark, and the ink lost in it.
+            if corner < 0.75:
+                problems.append(f"{diagram.name} ({theme}): its ground has brightness {corner:.2f}")
+    page.close()
+    assert not problems, "\n".join(problems)
+
+
+#: The mean brightness (0-1) of the 8x8 top-left pixels of a PNG, decoded by the browser.
+CORNER_BRIGHTNESS = """async hex => {
+  const bytes = new Uint8Array(hex.match(/../g).map(h => parseInt(h, 16)));
+  const bitmap = await createImageBitmap(new Blob([bytes], {type: "image/png"}));
+  const canvas = new OffscreenCanvas(8, 8);
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(bitmap, 2, 2, 8, 8, 0, 0, 8, 8);
+  const d = ctx.getImageData(0, 0, 8, 8).data;
+  let sum = 0;
+  for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) / 3;
+  return sum / (d.length / 4) / 255;
+}"""
