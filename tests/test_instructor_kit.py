@@ -140,3 +140,18 @@ def test_the_shorter_plans_name_real_sections_and_add_up_their_times():
     assert 0 < part < whole and lab8 > 60
     with pytest.raises(ValueError, match="no section '## Nowhere'"):
         course_tables.reading_minutes("08_verdict", "Nowhere")
+
+
+def test_the_capstone_rubric_agrees_with_the_lab(root):
+    """The instructor page's capstone table is typed; its exercise row and total must match Lab 8."""
+    import re
+
+    page = (root / "chapters" / "instructors.md").read_text()
+    table = page.split("(instructors-capstone)=", 1)[1].split("**total**", 1)
+    rows = re.findall(r"^\| (.+?) \| .+? \| (\d+) \|$", table[0], flags=re.M)
+    lab8 = next(lab for lab in LABS if lab.stem.startswith("08"))
+    numbered = exercises(lab8)
+    first = dict(rows)[f"exercises 1–{len(numbered)}"]
+    assert int(first) == sum(e.points for e in numbered)
+    total = int(re.match(r" \| \| \*\*(\d+)\*\*", table[1]).group(1))
+    assert total == sum(int(points) for _, points in rows)
