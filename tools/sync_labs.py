@@ -1,4 +1,4 @@
-"""Keep every lab's Colab badge, set-up cell, exercise metadata and outputs in the canonical form.
+"""Keep every lab's Colab badge, set-up cell, diagrams, exercise metadata and outputs in the canonical form.
 
 The repository address lives in one place, ``_config.yml`` (``repository.url`` and
 ``repository.branch``); the release tag Colab installs is ``v`` + the version in
@@ -29,6 +29,8 @@ import uuid
 from pathlib import Path
 
 import yaml
+
+from tools.lab_diagrams import diagram_name, strip_images, sync_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUP_MARKER = "# Set-up (the same in every lab)"
@@ -130,7 +132,7 @@ def _duration(minutes: int) -> str:
 def learner_time(nb: dict, cpu_seconds: int | None) -> str:
     """The title cell's learner-time line, estimated from the lab's own words and cells."""
     cells = nb["cells"][1:]
-    text = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    text = " ".join(strip_images("".join(c["source"])) for c in cells if c["cell_type"] == "markdown")
     code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
     exercises = sum("### BEGIN SOLUTION" in c for c in code)
     written = sum(
@@ -327,6 +329,8 @@ def sync(notebook: Path, *, record: bool = False) -> bool:
                 new = LEARNER_RE.sub(line, new, count=1)
             else:
                 new = new.replace("\n**Time**", f"\n{line}\n\n**Time**", 1)
+        elif cell["cell_type"] == "markdown" and diagram_name(source):
+            new = sync_cell(source)
         elif cell["cell_type"] == "code" and source.startswith(SETUP_MARKER):
             new = setup_cell_source()
         else:
