@@ -32,7 +32,7 @@ from labsupport.data import Split, corrupt_labels, load_mnist1d, make_regime_tas
 from labsupport.distill import UNLABELED, Recipe, train_students
 from labsupport.env import configure_threads, env_report, get_device, get_profile, set_seed
 from labsupport.ledger import verdict_table
-from labsupport.lm.corpus import CorpusUnavailable, eval_windows, load_text_corpus, sample_windows
+from labsupport.lm.corpus import eval_windows, load_text_corpus, sample_windows
 from labsupport.moe import evaluate_moe, mse_with_balance
 from labsupport.predictions import predict, prediction_record
 from labsupport.quantize import fake_quantize, quantize, quantized_bytes
@@ -179,6 +179,5 @@ __all__ += [
 # exceptions
 __all__ += [
     "CheckpointError",
-    "CorpusUnavailable",
     "DatasetUnavailable",
 ]

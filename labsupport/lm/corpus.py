@@ -1,15 +1,12 @@
-"""A byte-level text corpus for the language-model sweep of Chapter 2's lab, offline by default.
+"""A byte-level text corpus for the language-model sweep of Chapter 2's lab, read offline.
 
-The default corpus is the Python standard library's own source code, read from the
+The corpus is the Python standard library's own source code, read from the
 interpreter's installation: every machine that runs the labs has it, so no download is needed
 (a "Copilot in miniature"). The files are put in a fixed pseudo-random order (by a hash of
 their path), and whole files go either to training or to validation, also by a hash of their
 path, so the split is the same on every run. Tokens are bytes (a vocabulary of 256), so a
-cross-entropy in nats divided by ``ln 2`` is in bits per byte.
-
-An online corpus (``"tinyshakespeare"``) can be loaded when the network is available; offline
-it fails with a clear message, or falls back to the standard library corpus.
-The bytes are cached under :func:`labsupport.cache_dir` with a checksum.
+cross-entropy in nats divided by ``ln 2`` is in bits per byte. The bytes are cached under
+:func:`labsupport.cache_dir` with a checksum.
 """
 
 from __future__ import annotations
@@ -17,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import sys
 import sysconfig
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,20 +23,14 @@ import torch
 from labsupport._validate import int_in, number_in, one_of, positive_int, tensor
 from labsupport.cache import cache_dir, load_arrays, save_arrays
 
-CORPORA: tuple[str, ...] = ("stdlib", "tinyshakespeare")
-TINYSHAKESPEARE_URL = (
-    "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
-)
+#: The corpora :func:`load_text_corpus` knows: only the offline one (the course downloads no text).
+CORPORA: tuple[str, ...] = ("stdlib",)
 #: Folders of the standard library left out: tests, third-party packages, and the generated
 #: character-map tables of ``encodings`` (long runs of hex numbers, not code anyone writes).
 EXCLUDED_DIRS: frozenset[str] = frozenset(
     {"test", "tests", "idle_test", "site-packages", "dist-packages", "encodings", "__pycache__"}
 )
 VOCAB_SIZE = 256
-
-
-class CorpusUnavailable(RuntimeError):
-    """An online corpus could not be downloaded (and no fallback was asked for)."""
 
 
 @dataclass(frozen=True)
@@ -117,78 +106,44 @@ def _stdlib_bytes(
     return np.frombuffer(b"".join(train), dtype=np.uint8), np.frombuffer(b"".join(val), dtype=np.uint8)
 
 
-def _download(url: str, timeout: float) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.read()
-
-
-def _online_bytes(val_fraction: float, timeout: float) -> tuple[np.ndarray, np.ndarray]:
-    data = np.frombuffer(_download(TINYSHAKESPEARE_URL, timeout), dtype=np.uint8)
-    cut = int(len(data) * (1 - val_fraction))  # one text: the last part is the validation set
-    return data[:cut], data[cut:]
-
-
 def load_text_corpus(
     name: str = "stdlib",
     *,
     max_bytes: int = 4_000_000,
     val_fraction: float = 0.1,
-    fallback: str | None = "stdlib",
-    timeout: float = 10.0,
     cache: bool = True,
     exclude: tuple[str, ...] = (),
     only: str | None = None,
 ) -> TextCorpus:
-    """Load a byte-level corpus: ``"stdlib"`` (offline) or ``"tinyshakespeare"`` (online).
+    """Load Chapter 2's byte-level corpus: the standard library's source (``"stdlib"``), offline.
 
     Args:
-        name: which corpus.
-        max_bytes: ``stdlib`` only: stop adding files once this many bytes are collected.
-        val_fraction: share of the files (``stdlib``) or of the text (online) kept for validation.
-        fallback: when the online corpus cannot be downloaded, ``"stdlib"`` loads the offline
-            corpus instead and says so; ``None`` raises :class:`CorpusUnavailable`.
-        timeout: seconds to wait for the download.
+        name: which corpus; ``"stdlib"`` is the only one.
+        max_bytes: stop adding files once this many bytes are collected.
+        val_fraction: share of the files kept for validation.
         cache: keep the bytes under :func:`labsupport.cache_dir` (checked by a checksum).
-        exclude: ``stdlib`` only: top-level packages left out (the course model never sees
-            ``asyncio``, which Lab 6 narrows it to).
-        only: ``stdlib`` only: just this top-level package (e.g. ``"asyncio"``).
+        exclude: top-level packages left out (the course model never sees ``asyncio``, which
+            Lab 6 narrows it to).
+        only: just this top-level package (e.g. ``"asyncio"``).
     """
     one_of("name", name, CORPORA)
     int_in("max_bytes", max_bytes, 10_000)
     number_in("val_fraction", val_fraction, 0, 1, low_open=True, high_open=True)
-    one_of("fallback", fallback, ("stdlib", None))
     _check_packages(exclude, only)
-    if name != "stdlib" and (exclude or only is not None):
-        raise ValueError(f"exclude and only select packages of the stdlib corpus, not of {name!r}")
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if name == "stdlib":
-        label = f"Python {version} standard library source"
-        selection = "".join(f"_no-{p}" for p in sorted(exclude)) + (f"_only-{only}" if only else "")
-        if only is not None:
-            label = f"the {only} package of the Python {version} standard library"
-        elif exclude:
-            label += " without " + ", ".join(sorted(exclude))
-        file_name = f"corpus_stdlib_py{version}_{max_bytes}_val{val_fraction:g}{selection}.npz"
-    else:
-        label = name
-        file_name = f"corpus_{name}_val{val_fraction:g}.npz"
+    label = f"Python {version} standard library source"
+    if only is not None:
+        label = f"the {only} package of the Python {version} standard library"
+    elif exclude:
+        label += " without " + ", ".join(sorted(exclude))
+    selection = "".join(f"_no-{p}" for p in sorted(exclude)) + (f"_only-{only}" if only else "")
+    file_name = f"corpus_stdlib_py{version}_{max_bytes}_val{val_fraction:g}{selection}.npz"
     path = cache_dir() / file_name if cache else None
     cached = load_arrays(path, "corpus") if path is not None else None
-    arrays = None if cached is None else (cached["train"], cached["val"])
-    if arrays is None:
-        if name == "stdlib":
-            arrays = _stdlib_bytes(max_bytes, val_fraction, exclude, only)
-        else:
-            try:
-                arrays = _online_bytes(val_fraction, timeout)
-            except (OSError, urllib.error.URLError) as exc:  # no network, DNS failure, timeout
-                message = f"could not download the {name} corpus from {TINYSHAKESPEARE_URL}: {exc}"
-                if fallback is None:
-                    raise CorpusUnavailable(message) from exc
-                print(
-                    f"labsupport: {message}\nlabsupport: using the offline standard-library corpus instead."
-                )
-                return load_text_corpus("stdlib", max_bytes=max_bytes, val_fraction=val_fraction, cache=cache)
+    if cached is not None:
+        arrays = (cached["train"], cached["val"])
+    else:
+        arrays = _stdlib_bytes(max_bytes, val_fraction, exclude, only)
         if path is not None:
             save_arrays(path, {"train": arrays[0], "val": arrays[1]})
     train, val = (torch.from_numpy(np.array(a, dtype=np.uint8)) for a in arrays)
