@@ -1,6 +1,7 @@
 """The course model split across processes for inference: tensor and pipeline parallelism.
 
-Lab 7 launches this module with ``torchrun`` through :func:`run_parallel`::
+Lab 7 launches this module with ``torchrun`` on one machine through :func:`run_parallel`
+(the "Beyond one machine" page runs it across machines, with a rendezvous)::
 
     python -m torch.distributed.run --standalone --nproc_per_node 2 \\
         -m labsupport.lm.parallel --modes tensor,pipeline --prompt-hex 6465662... --new-bytes 64 --out DIR
@@ -13,14 +14,10 @@ Lab 7 launches this module with ``torchrun`` through :func:`run_parallel`::
   the new positions to the next process; the last sends the chosen byte back to the first.
 
 Each process decodes greedily with its own KV cache (its heads only, in ``tensor`` mode) and
-writes what it sent, received and computed to ``DIR/{mode}-rank{r}.pt``. The backend is ``nccl`` when
-every process can have its own GPU, else ``gloo`` on the CPU.
-
-What a process sends is counted twice. ``bytes`` is the payload: the tensors it hands to
-``all_reduce`` or ``send``. ``wire_bytes`` is what the operating system saw it write (Linux's
-``/proc/self/io``, with ``gloo``; ``None`` elsewhere): a ring all-reduce over ``p`` processes
-writes ``2 (p - 1) / p`` times its payload, plus a header per message. After decoding, ``tensor``
-mode measures that factor on two all-reduces of different sizes (:func:`all_reduce_traffic`).
+records what it sent, received and computed. Rank 0 gathers every record, prints the whole
+result (checked against one process decoding alone) and writes it to ``DIR/{mode}.pt``.
+Joining the group, counting the traffic (and, in ``tensor`` mode, an all-reduce's ring factor)
+and gathering are in :mod:`labsupport.lm.process_group`.
 """
 
 from __future__ import annotations
@@ -32,6 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 import torch
 import torch.distributed as dist
@@ -39,8 +37,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from labsupport._validate import int_in, one_of, positive_int
+from labsupport.lm import process_group as pg
 from labsupport.lm.model import ByteLM, load_course_model
-from labsupport.lm.serve import KVCache, attend_cached, cached_attention
+from labsupport.lm.serve import KVCache, attend_cached, cached_attention, generate
 
 MODES = ("tensor", "pipeline")
 
@@ -52,59 +51,6 @@ def shares(n: int, world: int) -> list[range]:
         raise ValueError(f"cannot split {n} heads or layers over {world} processes")
     cuts = [sum(n // world + (i < n % world) for i in range(r)) for r in range(world + 1)]
     return [range(cuts[r], cuts[r + 1]) for r in range(world)]
-
-
-@dataclass
-class Traffic:
-    """What one process sent: messages, payload bytes and the seconds spent communicating."""
-
-    messages: int = 0
-    bytes: int = 0
-    seconds: float = 0.0
-
-    def count(self, t: torch.Tensor, start: float) -> None:
-        """Count ``t`` as sent, in a call that began at ``start`` (``time.perf_counter()``)."""
-        self.messages += 1
-        self.bytes += t.numel() * t.element_size()
-        self.seconds += time.perf_counter() - start
-
-
-def written_bytes() -> int | None:
-    """Bytes this process has written so far, to sockets and files alike (``wchar`` in Linux's
-    ``/proc/self/io``), or ``None`` where the system does not say."""
-    try:
-        with open("/proc/self/io") as io:
-            fields = dict(line.split(":", 1) for line in io if ":" in line)
-        return int(fields["wchar"])
-    except (OSError, KeyError, ValueError):
-        return None
-
-
-def _wire_counted() -> bool:
-    """Whether :func:`written_bytes` sees this process group's messages: ``gloo`` writes them to
-    sockets; ``nccl`` moves them over GPU links, which no system call counts."""
-    return dist.get_backend() == "gloo" and written_bytes() is not None
-
-
-def all_reduce_traffic(d: int, device: torch.device, large: int = 2**16) -> dict:
-    """What one all-reduce of ``d`` floats (a decoding step's vector) writes, and the ring factor.
-
-    The factor is measured as the slope between that all-reduce and one of ``large`` floats,
-    (bytes written) / (payload), so the fixed header of each message drops out: a ring over
-    ``p`` processes gives ``2 (p - 1) / p``. Both are ``None`` where :func:`_wire_counted` is false.
-    """
-    written = {}
-    for n in (d, large):
-        x = torch.ones(n, device=device)
-        dist.all_reduce(x)  # once untimed: the first call of a size may set up buffers
-        before = written_bytes()
-        dist.all_reduce(x)
-        after = written_bytes()
-        written[n] = after - before if _wire_counted() else None
-    if written[d] is None:
-        return {"all_reduce_wire_bytes": None, "ring_factor": None}
-    slope = (written[large] - written[d]) / ((large - d) * 4)
-    return {"all_reduce_wire_bytes": written[d], "ring_factor": slope}
 
 
 class TensorParallelBlock(nn.Module):
@@ -129,7 +75,7 @@ class TensorParallelBlock(nn.Module):
         )
         self.out_w, self.out_b = block.out.weight[:, units.start : units.stop], block.out.bias
 
-    def forward(self, x: torch.Tensor, cache: KVCache, layer: int, traffic: Traffic) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: KVCache, layer: int, traffic: pg.Traffic) -> torch.Tensor:
         B, t, _ = x.shape
         qkv = F.linear(self.ln1(x), self.qkv_w, self.qkv_b)  # this process's heads only
         q, k, v = (z.view(B, t, self.n_heads, -1).transpose(1, 2) for z in qkv.chunk(3, 2))
@@ -139,7 +85,7 @@ class TensorParallelBlock(nn.Module):
         hidden = F.gelu(F.linear(self.ln2(x), self.fc_w, self.fc_b))  # this process's units
         return x + self._sum(F.linear(hidden, self.out_w), self.out_b, traffic)  # all-reduce
 
-    def _sum(self, partial: torch.Tensor, bias: torch.Tensor, traffic: Traffic) -> torch.Tensor:
+    def _sum(self, partial: torch.Tensor, bias: torch.Tensor, traffic: pg.Traffic) -> torch.Tensor:
         """Megatron's g: add the processes' partial outputs (one all-reduce), then the bias once."""
         start = time.perf_counter()
         dist.all_reduce(partial)
@@ -170,11 +116,12 @@ def decode(model: ByteLM, mode: str, prompt: torch.Tensor, new_bytes: int, devic
     """
     rank, world = dist.get_rank(), dist.get_world_size()
     last, d = world - 1, model.tok.embedding_dim
-    traffic, cache, tokens = Traffic(), KVCache(), prompt.tolist()
+    traffic, cache, tokens = pg.Traffic(), KVCache(), prompt.tolist()
     logits_seen: list[torch.Tensor] = []
     step_seconds: list[float] = []
     first_step_bytes = 0  # sent during the prompt's pass
-    counted, wire = _wire_counted(), [written_bytes()]  # written before, after the first step, at the end
+    counted = pg.wire_counted()
+    wire = [pg.written_bytes()]  # written before, after the first step, at the end
     if mode == "tensor":
         blocks = [TensorParallelBlock(b, rank, world) for b in model.blocks]
     else:
@@ -216,8 +163,8 @@ def decode(model: ByteLM, mode: str, prompt: torch.Tensor, new_bytes: int, devic
         _timed_step(device, start, step_seconds)
         first_step_bytes = traffic.bytes if len(step_seconds) == 1 else first_step_bytes
         if len(step_seconds) == 1:
-            wire.append(written_bytes())
-    wire.append(written_bytes())
+            wire.append(pg.written_bytes())
+    wire.append(pg.written_bytes())
     return {
         "rank": rank, "world": world, "mode": mode, "tokens": torch.tensor(tokens),
         "logits": torch.stack(logits_seen) if logits_seen else torch.empty(0),
@@ -229,43 +176,42 @@ def decode(model: ByteLM, mode: str, prompt: torch.Tensor, new_bytes: int, devic
     }  # fmt: skip
 
 
-def _init() -> torch.device:
-    """Join torchrun's process group: nccl if each process can have its own GPU, else gloo."""
-    world, local = int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", "0"))
-    if torch.cuda.is_available() and torch.cuda.device_count() >= world:
-        torch.cuda.set_device(local)
-        dist.init_process_group("nccl")
-        return torch.device("cuda", local)
-    dist.init_process_group("gloo")
-    return torch.device("cpu")
-
-
 def main(argv: list[str] | None = None) -> None:
-    """The script torchrun starts in every process."""
+    """The script torchrun starts in every process; rank 0 prints (and writes) what all of them did."""
     parser = argparse.ArgumentParser(
         description="Greedy decoding with the course model split over processes."
     )
     parser.add_argument("--modes", required=True, help=f"comma-separated, of {MODES}")
     parser.add_argument("--prompt-hex", required=True, help="the prompt's bytes, in hexadecimal")
     parser.add_argument("--new-bytes", type=int, required=True)
-    parser.add_argument("--out", type=Path, required=True, help="folder for {mode}-rank{r}.pt")
+    parser.add_argument("--out", type=Path, help="folder where rank 0 writes {mode}.pt (default: print only)")
     parser.add_argument("--weights", type=Path, help="another training run's folder (default: shipped)")
     args = parser.parse_args(argv)
     modes = args.modes.split(",")
     for mode in modes:
         one_of("mode", mode, MODES)
-    if "WORLD_SIZE" not in os.environ:
-        parser.error("run me with torchrun (labsupport.lm.parallel.run_parallel does)")
+    try:
+        place = pg.Place.from_env()
+    except ValueError as error:
+        parser.error(f"{error} (on one machine, labsupport.lm.parallel.run_parallel starts it)")
     torch.set_num_threads(1)
-    device = _init()
+    device = pg.join(place)
     model = load_course_model(device, directory=args.weights)
     prompt = torch.tensor(list(bytes.fromhex(args.prompt_hex)), dtype=torch.long)
+    gathered = {}  # rank 0 only: every process's record, per mode
     for mode in modes:
-        result = decode(model, mode, prompt, args.new_bytes, device)
+        record = decode(model, mode, prompt, args.new_bytes, device) | pg.describe(place, device)
         if mode == "tensor":
-            result |= all_reduce_traffic(model.tok.embedding_dim, device)
-        torch.save(result, args.out / f"{mode}-rank{result['rank']}.pt")
-        dist.barrier()
+            record |= pg.all_reduce_traffic(model.tok.embedding_dim, device)
+        ranks = pg.gather_on_rank0(record)
+        if ranks is not None:
+            gathered[mode] = ranks
+    if gathered:
+        single = generate(model, prompt[None], args.new_bytes)[0].tolist()  # the check: one process
+        for mode, ranks in gathered.items():
+            print(ParallelRun.from_ranks(mode, ranks).summary(single), flush=True)
+            if args.out is not None:
+                torch.save(ranks, args.out / f"{mode}.pt")
     dist.destroy_process_group()
 
 
@@ -278,6 +224,12 @@ class ParallelRun:
     logits: torch.Tensor  # (new bytes, 256): the next-byte logits at each step
     ranks: list[dict]  # each process's record (messages, bytes, comm_seconds, step_seconds, ...)
 
+    @classmethod
+    def from_ranks(cls, mode: str, ranks: list[dict]) -> ParallelRun:
+        """The run from every process's record, in rank order (what rank 0 gathers)."""
+        holder = ranks[-1] if mode == "pipeline" else ranks[0]  # who computed the logits
+        return cls(mode, ranks[0]["tokens"].tolist(), holder["logits"], ranks)
+
     def per_token(self, field: str = "bytes") -> list[float | None]:
         """Per process, what it sent per generated byte after the prompt's pass: ``"bytes"``,
         the payload it handed to ``all_reduce`` or ``send``, or ``"wire_bytes"``, what the system
@@ -287,6 +239,22 @@ class ParallelRun:
         return [
             None if r[field] is None else (r[field] - r[f"first_step_{field}"]) / steps for r in self.ranks
         ]
+
+    def summary(self, single: list[int]) -> str:
+        """What rank 0 prints: the bytes against one process's ``single`` tokens, then each process."""
+        new = len(self.logits)
+        lines = [
+            f"{self.mode}: {len(self.ranks)} processes ({self.ranks[0]['backend']}), same bytes as "
+            f"one process: {self.tokens == single}; new bytes {bytes(self.tokens[-new:])!r}"
+        ]
+        for r, sent in zip(self.ranks, self.per_token(), strict=True):
+            steps = r["step_seconds"].tolist()
+            lines.append(
+                f"  rank {r['rank']}: node {r['node']}, local rank {r['local_rank']} of "
+                f"{r['local_world']}, {r['device']}; median step {median(steps[1:] or steps) * 1e3:.2f} ms, "
+                f"{sent:.0f} payload bytes sent per byte"
+            )
+        return "\n".join(lines)
 
 
 def torchrun_command(
@@ -330,11 +298,10 @@ def run_parallel(
     seconds = time.perf_counter() - start
     if done.returncode:
         raise RuntimeError(f"torchrun failed with exit status {done.returncode}:\n{done.stderr[-3000:]}")
-    runs = {}
-    for mode in modes:
-        ranks = [torch.load(out / f"{mode}-rank{r}.pt", weights_only=True) for r in range(processes)]
-        holder = ranks[-1] if mode == "pipeline" else ranks[0]  # who computed the logits
-        runs[mode] = ParallelRun(mode, ranks[0]["tokens"].tolist(), holder["logits"], ranks)
+    runs = {
+        mode: ParallelRun.from_ranks(mode, torch.load(out / f"{mode}.pt", weights_only=True))
+        for mode in modes
+    }
     return runs, seconds
 
 
