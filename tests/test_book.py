@@ -2,6 +2,7 @@
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -145,15 +146,38 @@ class _Images(HTMLParser):
 FILE_NAME = re.compile(r"(^|[\s/])[\w.-]+\.(png|svg|jpe?g|gif|webp)\b|_images/", re.IGNORECASE)
 
 
+def _bare_images(page: Path, skip: str | None = None) -> tuple[int, list[str]]:
+    """How many images ``page`` shows (those whose src contains ``skip`` left out), and those
+    without alt text of at least eight words that is not a file name."""
+    parser = _Images()
+    parser.feed(page.read_text())
+    shown = [(src, alt) for src, alt in parser.alts if skip is None or skip not in src]
+    bare = [
+        f"{page.name}: {src[:80]} has alt {alt!r}"
+        for src, alt in shown
+        if alt is None or len(alt.split()) < 8 or FILE_NAME.search(alt)
+    ]
+    return len(shown), bare
+
+
 def test_every_chapter_image_says_what_it_shows(built_book, root):
     """Each figure and diagram a chapter shows carries alt text of at least eight words that
     is not a file name (a plotting cell sets it with ``mystnb: image: alt:`` in its metadata)."""
     _, html = built_book
     bare = []
     for chapter in sorted((root / "chapters").glob("*.md")):
-        parser = _Images()
-        parser.feed((html / "chapters" / f"{chapter.stem}.html").read_text())
-        for src, alt in parser.alts:
-            if alt is None or len(alt.split()) < 8 or FILE_NAME.search(alt):
-                bare.append(f"{chapter.name}: {src} has alt {alt!r}")
+        bare += _bare_images(html / "chapters" / f"{chapter.stem}.html")[1]
+    assert not bare, "images without alt text that says what they show:\n" + "\n".join(bare)
+
+
+def test_every_lab_figure_says_what_it_shows(built_book, root):
+    """The same for the labs' pages: every figure a lab draws (its plotting cells' metadata,
+    which ``tests/test_structure.py`` checks in the notebooks) and every diagram it shows. The
+    Colab badge, a link whose alt is its label, is left out."""
+    _, html = built_book
+    bare = []
+    for lab in sorted((root / "labs").glob("*.ipynb")):
+        shown, missing = _bare_images(html / "labs" / f"{lab.stem}.html", skip="open-in-colab.svg")
+        assert shown, f"{lab.name}: its page shows no figure"
+        bare += missing
     assert not bare, "images without alt text that says what they show:\n" + "\n".join(bare)

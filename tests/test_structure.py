@@ -443,3 +443,77 @@ def test_folded_code_and_code_in_text_fit_their_columns(lab):
             lines = [line for block in fenced for line in block.splitlines()[1:]]
             wide += [f"cell {i}: {line!r}" for line in lines if len(line) > WIDEST_CODE_LINE]
     assert not wide, f"{path.name}: lines wider than their column on the site:\n" + "\n".join(wide)
+
+
+def _cell_tree(source: str) -> ast.Module:
+    """A code cell's syntax tree, its IPython magics (``%pip ...``) read as ``pass``."""
+    return ast.parse(re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.M))
+
+
+def _opens_figure(node: ast.AST) -> bool:
+    """Whether ``node`` is ``plt.subplots`` or ``plt.figure``."""
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "plt"
+        and node.attr in ("subplots", "figure")
+    )
+
+
+def _outside_definitions(tree: ast.Module) -> list[ast.AST]:
+    """Every node of ``tree`` that is not inside a function or class definition: what runs
+    when the cell runs."""
+    nodes, todo = [], list(ast.iter_child_nodes(tree))
+    while todo:
+        node = todo.pop()
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            nodes.append(node)
+            todo += ast.iter_child_nodes(node)
+    return nodes
+
+
+def figure_cells(nb: dict) -> list[dict]:
+    """The code cells that draw a figure when they run: they open one (``plt.subplots``,
+    ``plt.figure``) outside a function definition, or use a function of the lab that opens one,
+    such as ``interactive_plot(plot_speedup, ...)``, whose static fallback draws it on the site.
+    A cell that only defines such a function draws nothing; a widget that only prints (Lab 4's
+    completions) neither."""
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    trees = [_cell_tree("".join(c["source"])) for c in code]
+    plotters = {
+        node.name
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and any(map(_opens_figure, ast.walk(node)))
+    }
+    return [
+        cell
+        for cell, tree in zip(code, trees, strict=True)
+        if any(
+            _opens_figure(node) or (isinstance(node, ast.Name) and node.id in plotters)
+            for node in _outside_definitions(tree)
+        )
+    ]
+
+
+#: An alt text must say what the figure shows: this many words at least, and not a file name.
+MIN_ALT_WORDS = 12
+ALT_FILE_NAME = re.compile(r"[\w.-]+\.(png|svg|jpe?g|gif|webp)\b|_images/", re.IGNORECASE)
+
+
+def test_every_figure_a_lab_draws_says_what_it_shows(lab):
+    """Each plotting cell carries alt text (cell metadata ``mystnb: image: alt:``, as the
+    chapters' cells do), which the site puts on the figure; ``test_book`` checks the built pages."""
+    path, nb = lab
+    cells = figure_cells(nb)
+    assert cells, f"{path.name}: no cell draws a figure; has the detection broken?"
+    bare = []
+    for cell in cells:
+        alt = cell["metadata"].get("mystnb", {}).get("image", {}).get("alt")
+        if not isinstance(alt, str) or len(alt.split()) < MIN_ALT_WORDS or ALT_FILE_NAME.search(alt):
+            bare.append(f"cell {cell['id']}: alt {alt!r}")
+    assert not bare, (
+        f"{path.name}: figures without alt text of {MIN_ALT_WORDS}+ words that says what they show "
+        "(axes, curves, what to look for), in the cell's metadata mystnb.image.alt:\n" + "\n".join(bare)
+    )
