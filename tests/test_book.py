@@ -181,3 +181,22 @@ def test_every_lab_figure_says_what_it_shows(built_book, root):
         assert shown, f"{lab.name}: its page shows no figure"
         bare += missing
     assert not bare, "images without alt text that says what they show:\n" + "\n".join(bare)
+
+
+def test_every_page_names_both_licences_in_its_footer(built_book):
+    """The footer (``html.extra_footer``) links the code's MIT License and the content's
+    CC BY 4.0 on every page a reader can open (LICENSE, LICENSE-content)."""
+    _, html = built_book
+    pages = [p for p in html.rglob("*.html") if "_static" not in p.parts]
+    without = []
+    for page in pages:
+        text = page.read_text()
+        if 'http-equiv="refresh"' in text.lower():  # index.html only redirects to the landing page
+            continue
+        footer = re.search(r'<div class="extra_footer">(.*?)</div>', text, re.S)
+        links = re.findall(r'<a href="([^"]+)">([^<]+)</a>', footer.group(1)) if footer else []
+        named = {url.rsplit("/", 1)[-1]: " ".join(label.split()) for url, label in links}
+        if named.get("LICENSE") != "MIT License" or "(CC BY 4.0)" not in named.get("LICENSE-content", ""):
+            without.append(f"{page.relative_to(html)}: {named}")
+    assert len(pages) > 20, f"only {len(pages)} pages found in {html}"
+    assert not without, "pages whose footer does not name both licences:\n" + "\n".join(without)
