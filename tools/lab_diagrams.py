@@ -45,8 +45,8 @@ def chapter_alt(name: str) -> str:
 
 def img_tag(name: str, diagrams: Path = OUT) -> str:
     """The ``<img>`` line that shows diagram ``name`` from its committed SVG."""
-    data = base64.b64encode((diagrams / f"{name}.svg").read_bytes()).decode("ascii")
     alt = html.escape(chapter_alt(name), quote=True)
+    data = base64.b64encode((diagrams / f"{name}.svg").read_bytes()).decode("ascii")
     return f'<img src="data:image/svg+xml;base64,{data}" alt="{alt}" width="100%">'
 
 
