@@ -30,7 +30,7 @@ from labsupport.complexity import (
 )
 from labsupport.data import Split, corrupt_labels, load_mnist1d, make_regime_task
 from labsupport.distill import UNLABELED, Recipe, train_students
-from labsupport.env import configure_threads, env_report, get_device, get_profile, set_seed
+from labsupport.env import configure_threads, env_report, get_device, get_profile, package_version, set_seed
 from labsupport.ledger import verdict_table
 from labsupport.lm.corpus import eval_windows, load_text_corpus, sample_windows
 from labsupport.moe import evaluate_moe, mse_with_balance
@@ -59,7 +59,8 @@ from labsupport.train import evaluate, fit
 from labsupport.vision import DatasetUnavailable, load_classification_data
 from labsupport.widgets import Choice, Slider, TextBox, interactive_plot
 
-__version__ = "0.5.0"
+# Written once, in pyproject.toml; read here from the installed package's metadata.
+__version__ = package_version()
 
 # set-up: run profile, device, seed, threads (labsupport.env)
 __all__ = [

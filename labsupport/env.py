@@ -116,6 +116,20 @@ def configure_threads(num_threads: int | None = None) -> int:
 
 # --- the report -------------------------------------------------------------------------
 
+#: The name labsupport is published under on the package index (``pyproject.toml``'s
+#: ``project.name``; tests/test_dist.py checks that they agree). The import name stays ``labsupport``.
+DISTRIBUTION = "nn-complexity-labs"
+
+
+def package_version() -> str:
+    """labsupport's installed version, as its package metadata records it: ``pyproject.toml``'s,
+    the one place the version is written. ``"not installed"`` when labsupport is imported from a
+    checkout that pip never installed (``make setup`` installs it)."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
 
 def _cpu_name() -> str:
     try:
@@ -140,6 +154,7 @@ def env_report() -> str:
         f"profile      : {get_profile()}",
         f"device       : {device}",
         f"python       : {platform.python_version()} ({platform.system()} {platform.machine()})",
+        f"labsupport   : {package_version()} ({DISTRIBUTION})",
         f"torch        : {torch.__version__}",
         f"torchvision  : {tv_version}",
         f"numpy        : {np.__version__}",
