@@ -239,6 +239,43 @@ class MLPSweep(nn.Module):
         """``[(flat, element_model)]``: the one parameter and the model of each of its entries."""
         return [(self.flat, self.element_model)]
 
+    def _per_layer(self, name: str, values: Sequence[Sequence[float]]) -> torch.Tensor:
+        table = torch.as_tensor(values, dtype=self.flat.dtype)
+        if table.shape != (self.num_models, self.depth + 1):
+            raise ValueError(
+                f"{name} needs one row per model and one column per weight matrix, shape "
+                f"({self.num_models}, {self.depth + 1}), got {tuple(table.shape)}"
+            )
+        if not torch.isfinite(table).all() or (table < 0).any():
+            raise ValueError(f"{name} must be finite and >= 0, got {values!r}")
+        return table.to(self.device)
+
+    def weight_multipliers(self, values: Sequence[Sequence[float]]) -> torch.Tensor:
+        """A tensor the shape of ``flat``: ``values[m][l]`` on model ``m``'s layer-``l`` weights, 1 elsewhere.
+
+        ``values`` has one row per model and one column per weight matrix (``depth + 1``);
+        biases get 1. :func:`~labsupport.sweep.train.train_sweep` uses it for per-layer
+        learning rates (``layer_lr``, as μP sets them; Chapter 2).
+        """
+        table = self._per_layer("values", values)
+        out = torch.ones_like(self.flat.detach())
+        for g, layout in enumerate(self.layouts):
+            rows = table[list(layout.models)]
+            tensors = self.stack_tensors(g, out)
+            for layer in range(self.depth + 1):
+                tensors[2 * layer].copy_(rows[:, layer, None, None].expand_as(tensors[2 * layer]))
+        return out
+
+    @torch.no_grad()
+    def scale_weights_(self, factors: Sequence[Sequence[float]]) -> MLPSweep:
+        """Multiply model ``m``'s layer-``l`` weight matrix by ``factors[m][l]`` (in place; biases kept).
+
+        A per-layer initialisation scale, as μP sets the output layer's (Chapter 2); returns
+        the sweep. ``factors`` has one row per model and one column per weight matrix.
+        """
+        self.flat.mul_(self.weight_multipliers(factors))
+        return self
+
     @torch.no_grad()
     def member(self, index: int) -> nn.Sequential:
         """Model ``index`` as an ordinary ``nn.Sequential`` of ``nn.Linear`` layers (a copy)."""

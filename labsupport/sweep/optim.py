@@ -24,7 +24,12 @@ OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 class _PerModelOptimizer:
     """What both optimizers share: the ``(parameter, model_index)`` pairs and ``zero_grad``."""
 
-    def __init__(self, params: Sequence[tuple[torch.Tensor, torch.Tensor]], weight_decay: float) -> None:
+    def __init__(
+        self,
+        params: Sequence[tuple[torch.Tensor, torch.Tensor]],
+        weight_decay: float,
+        scales: Sequence[torch.Tensor] | None = None,
+    ) -> None:
         if not params:
             raise ValueError(
                 f"{type(self).__name__} needs at least one (parameter, model_index) pair, got none"
@@ -37,6 +42,13 @@ class _PerModelOptimizer:
         self.params = [p for p, _ in params]
         self.index = [index for _, index in params]
         self.weight_decay = number_in("weight_decay", weight_decay, 0)
+        if scales is not None:
+            scales = list(scales)
+            if len(scales) != len(params) or any(
+                s.shape != p.shape for s, (p, _) in zip(scales, params, strict=False)
+            ):
+                raise ValueError("scales needs one tensor of its parameter's shape per parameter")
+        self.scales = scales
         self.t = 0
         self._lr: torch.Tensor | None = None
         self._rates: list[torch.Tensor] = []
@@ -44,14 +56,18 @@ class _PerModelOptimizer:
     def rates(self, lr: torch.Tensor) -> list[torch.Tensor]:
         """Each parameter's learning rates, ``lr[model]`` broadcast over its rows.
 
-        Kept from the last step while ``lr`` does not change: for a sweep's one flat parameter
-        the gather touches every entry, which costs as much as an update.
+        With ``scales`` (one multiplier per entry, e.g. a learning rate per layer as μP sets it,
+        Chapter 2), each rate is multiplied by its entry's scale. Kept from the last step while
+        ``lr`` does not change: for a sweep's one flat parameter the gather touches every entry,
+        which costs as much as an update.
         """
         if self._lr is None or not torch.equal(lr, self._lr):
             self._lr = lr.clone()
             self._rates = [
                 lr[i].view(-1, *([1] * (p.ndim - 1))) for p, i in zip(self.params, self.index, strict=True)
             ]
+            if self.scales is not None:
+                self._rates = [r * s for r, s in zip(self._rates, self.scales, strict=True)]
         return self._rates
 
     def zero_grad(self) -> None:
@@ -65,7 +81,8 @@ class BatchedAdam(_PerModelOptimizer):
 
     Takes ``(parameter, model_index)`` pairs (as :meth:`MLPSweep.parameters_by_model` gives):
     entry ``j`` along a parameter's first axis belongs to model ``model_index[j]``. ``step(lr)``
-    takes one learning rate per model; a zero freezes that model for the step.
+    takes one learning rate per model; a zero freezes that model for the step. ``scales``
+    (optional, one tensor of each parameter's shape) multiplies each entry's learning rate.
     """
 
     def __init__(
@@ -75,8 +92,9 @@ class BatchedAdam(_PerModelOptimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        scales: Sequence[torch.Tensor] | None = None,
     ) -> None:
-        super().__init__(params, weight_decay)
+        super().__init__(params, weight_decay, scales)
         for i, beta in enumerate(betas):
             number_in(f"betas[{i}]", beta, 0, 1, high_open=True)
         self.betas = betas
@@ -136,8 +154,9 @@ class BatchedSGD(_PerModelOptimizer):
         *,
         momentum: float = 0.9,
         weight_decay: float = 0.0,
+        scales: Sequence[torch.Tensor] | None = None,
     ) -> None:
-        super().__init__(params, weight_decay)
+        super().__init__(params, weight_decay, scales)
         self.momentum = number_in("momentum", momentum, 0, 1, high_open=True)
         self.velocity = [torch.zeros_like(p) for p in self.params]
 

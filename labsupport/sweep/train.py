@@ -149,6 +149,7 @@ def train_sweep(
     weight_decay: float = 0.0,
     optimizer: str = "adam",
     momentum: float = 0.9,
+    layer_lr: Sequence[Sequence[float]] | None = None,
     eval_data: Split | None = None,
     eval_every: int = 0,
     generator: torch.Generator | None = None,
@@ -175,6 +176,9 @@ def train_sweep(
         weight_decay: decoupled (AdamW) weight decay; with SGD, decay added to the gradient.
         optimizer: ``"adam"`` (AdamW) or ``"sgd"`` (with ``momentum``, as ``torch.optim.SGD``).
         momentum: SGD's momentum.
+        layer_lr: optional multipliers of the learning rate per model and weight matrix, shape
+            ``(M, depth + 1)``: model ``m``'s layer-``l`` weights learn at
+            ``lr[m] * layer_lr[m][l]`` (biases at ``lr[m]``), as μP sets them (Chapter 2).
         eval_data: evaluated every ``eval_every`` steps and at the end when ``eval_every > 0``.
         generator: seeds minibatch order or the sampler, for repeatable runs.
     """
@@ -199,10 +203,13 @@ def train_sweep(
     if (peak_lr < 0).any():
         raise ValueError(f"learning rates must be >= 0, got {lr!r}")
     total_steps = int(model_steps.max())
+    scales = None if layer_lr is None else [model.weight_multipliers(layer_lr)]
     if optimizer == "sgd":
-        step_with = BatchedSGD(model.parameters_by_model(), momentum=momentum, weight_decay=weight_decay)
+        step_with = BatchedSGD(
+            model.parameters_by_model(), momentum=momentum, weight_decay=weight_decay, scales=scales
+        )
     else:
-        step_with = BatchedAdam(model.parameters_by_model(), weight_decay=weight_decay)
+        step_with = BatchedAdam(model.parameters_by_model(), weight_decay=weight_decay, scales=scales)
     if callable(train):
         batches = (train(batch_size, generator) for _ in range(total_steps))
     else:
