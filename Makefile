@@ -26,15 +26,37 @@ QUICK := not effects and not colab and not book and not browser and not grading 
 # the modules a process imports, once, on first use.
 export PIP_NO_COMPILE := 1
 
-.PHONY: setup colab-env preflight book slides test check lint serve bench sync-labs instructor-kit course-model draft-models clean
+.PHONY: setup colab-env preflight book slides test check lint serve bench sync-labs instructor-kit course-model draft-models dist lock clean
 
 setup: $(STAMP)
 
-# Runs again only when the pinned requirements or the package metadata change; pip
-# leaves already-installed pins (torch included) alone.
-$(STAMP): requirements.txt pyproject.toml
+# requirements.txt names the packages by hand (exact pins); requirements.lock is the whole
+# environment beneath them (Sphinx, myst-parser, the nvidia wheels, ...), each package at one
+# version with the sha256 of its files on PyPI, resolved by uv for CI's Python and platform.
+# Set-up installs from the lock alone, so a fresh machine next term gets the same environment,
+# and pip refuses a file whose hash differs. After editing requirements.txt, `make lock`
+# rewrites the lock (the only step that needs the package index to resolve; it keeps the
+# versions the lock already has unless requirements.txt asks for others); commit both.
+LOCK := requirements.lock
+LOCK_PYTHON := 3.11.7
+LOCK_PLATFORM := x86_64-manylinux_2_28
+
+lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q "$$(grep '^uv==' requirements.txt)"
+	$(BIN)/uv pip compile requirements.txt --quiet --generate-hashes --python-version $(LOCK_PYTHON) \
+		--python-platform $(LOCK_PLATFORM) --custom-compile-command "make lock" --output-file $(LOCK)
+
+# Runs again only when the lock, the pins or the package metadata change; pip leaves
+# already-installed packages (torch included) alone. A pin the lock lacks stops set-up here.
+$(STAMP): $(LOCK) requirements.txt pyproject.toml
+	@missing=$$(grep -v -e '^#' -e '^$$' requirements.txt | while read -r pin; do \
+	  grep -qixF -- "$$pin \\" $(LOCK) || echo "$$pin"; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "$(LOCK) does not hold $$(echo $$missing) from requirements.txt: run make lock" >&2; exit 1; \
+	fi
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q --require-hashes -r $(LOCK)
 	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -155,6 +177,11 @@ instructor-kit: setup
 
 sync-labs: setup
 	$(BIN)/python -m tools.sync_labs
+
+# The package for the index (tools/dist.py): the wheel and sdist of nn-complexity-labs in dist/,
+# built from the checkout's files with .venv's setuptools, then `twine check --strict`.
+dist: setup
+	$(BIN)/python -m tools.dist --out dist
 
 clean:
 	rm -rf _build $(COLAB_VENV)

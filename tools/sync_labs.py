@@ -1,10 +1,12 @@
 """Keep every lab's Colab badge, set-up cell, diagrams, exercise metadata and outputs in the canonical form.
 
 The repository address lives in one place, ``_config.yml`` (``repository.url`` and
-``repository.branch``); the release tag Colab installs is ``v`` + the version in
-``pyproject.toml``. After a fork changes either, ``make sync-labs`` rewrites the labs, and
-``tests/test_structure.py`` fails until it has been run. The same goes for the measured times
-in each lab's title cell, which come from ``benchmarks/lab_times.md`` (``make bench``).
+``repository.branch``); the package's name and version live in ``pyproject.toml``. On Colab
+the set-up cell installs ``name==version`` from the package index, and the Colab badges open
+the release's tag, ``v`` + that version. After a fork changes any of them, ``make sync-labs``
+rewrites the labs, and ``tests/test_structure.py`` fails until it has been run. The same goes
+for the measured times in each lab's title cell, which come from ``benchmarks/lab_times.md``
+(``make bench``).
 
 Each exercise is a solution cell and, right after it, a graded check cell whose first line is
 ``# Graded check: exercise N (P points)``; from that line this script writes both cells'
@@ -24,12 +26,12 @@ import json
 import os
 import re
 import sys
-import tomllib
 import uuid
 from pathlib import Path
 
 import yaml
 
+from tools.dist import project
 from tools.lab_diagrams import diagram_name, strip_images, sync_cell
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,21 +55,21 @@ def repository() -> tuple[str, str]:
 
 
 def release_tag() -> str:
-    """The git tag Colab installs labsupport from: ``v`` + the package version."""
-    meta = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    return "v" + meta["project"]["version"]
+    """The release's git tag, which the Colab badges open: ``v`` + the package version."""
+    return "v" + project()[1]
 
 
 def setup_cell_source() -> str:
-    """The canonical set-up cell."""
-    url, _ = repository()
+    """The canonical set-up cell: on Colab it installs this release of the course's package,
+    by name and version, from the package index (``make dist`` builds it)."""
+    name, version = project()
     return (
-        f"{SETUP_MARKER}: on Colab, install the course's support\n"
-        "# package at a pinned release; locally, `make` has installed it already.\n"
+        f"{SETUP_MARKER}: on Colab, install this release of the course's\n"
+        "# support package from the package index; locally, `make` has installed it already.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
-        f'    %pip install -q "labsupport @ git+{url}@{release_tag()}"\n'
+        f'    %pip install -q "{name}=={version}"\n'
         "\n"
         "from labsupport import configure_threads, env_report\n"
         "\n"
@@ -97,12 +99,15 @@ def colab_badge(notebook: Path) -> str:
 
 
 def measured_times() -> dict[str, tuple[int, int]]:
-    """``{lab stem: (smoke seconds, cpu seconds)}`` from the table ``make bench`` writes."""
-    times = {}
+    """``{lab stem: (smoke seconds, cpu seconds)}`` from the table ``make bench`` writes (its
+    ``smoke (s)`` and ``cpu (s)`` columns, wherever they are)."""
+    times, columns = {}, None
     for line in LAB_TIMES.read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[1].isdigit() and cells[2].isdigit():
-            times[cells[0]] = (int(cells[1]), int(cells[2]))
+        if cells[0] == "lab" and {"smoke (s)", "cpu (s)"} <= set(cells):
+            columns = cells.index("smoke (s)"), cells.index("cpu (s)")
+        elif columns and len(cells) > max(columns) and all(cells[i].isdigit() for i in columns):
+            times[cells[0]] = (int(cells[columns[0]]), int(cells[columns[1]]))
     return times
 
 
