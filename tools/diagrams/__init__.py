@@ -19,6 +19,7 @@ from tools.diagrams import (
     precision,
     scaling,
     serving,
+    transfer,
     transformer,
 )
 
@@ -38,6 +39,7 @@ class Diagram:
 DIAGRAMS: tuple[Diagram, ...] = (
     Diagram("block_anatomy", transformer.block_anatomy, "01_complexity"),
     Diagram("isoflop_valley", scaling.isoflop_valley, "02_scaling_laws"),
+    Diagram("lr_transfer", transfer.lr_transfer, "02_scaling_laws"),
     Diagram("double_descent_regimes", double_descent.double_descent_regimes, "03_memorization"),
     Diagram("distillation_setup", distillation.distillation_setup, "04_distillation"),
     Diagram("moe_routing", moe.moe_routing, "05_mixture_of_experts"),
