@@ -1,5 +1,5 @@
-"""Lab 8 (the capstone): the grid of small runs, the budget, the query volumes and the size of
-the verifier experiment."""
+"""Lab 8 (the capstone): the grid of small runs, the learning-rate grid of the transfer
+experiment, the budget, the query volumes and the size of the verifier experiment."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ class CapstoneSettings(LabSettings):
     new_bytes: setting(int, "bytes generated per answer")
     temperature: setting(float, "sampling temperature of the answers")
     success_targets: setting(tuple[float, ...], "task success the cost search must reach")
+    transfer_widths: setting(tuple[int, ...], "learning-rate grid: widths (the smallest is the base)")
+    transfer_lrs: setting(tuple[float, ...], "learning-rate grid: Adam rates, a factor of 2 apart")
+    transfer_steps: setting(int, "learning-rate grid: steps of every run")
+    transfer_seeds: setting(int, "learning-rate grid: initialisations per cell")
+    transfer_depth: setting(int, "learning-rate grid: hidden layers per student")
 
     @classmethod
     def profiles(cls) -> dict[str, CapstoneSettings]:
@@ -51,6 +56,11 @@ class CapstoneSettings(LabSettings):
             new_bytes=32,
             temperature=0.8,
             success_targets=(0.1, 0.2, 0.3),
+            transfer_widths=(8, 16, 32, 64, 128),
+            transfer_lrs=tuple(2.0**k for k in range(-8, 0)),
+            transfer_steps=400,
+            transfer_seeds=3,
+            transfer_depth=2,
         )
         return {
             "smoke": replace(
@@ -65,6 +75,10 @@ class CapstoneSettings(LabSettings):
                 tasks=12,
                 samples=(1, 2),
                 new_bytes=16,
+                transfer_widths=(8, 32),
+                transfer_lrs=tuple(2.0**k for k in range(-6, -2)),
+                transfer_steps=20,
+                transfer_seeds=1,
             ),
             "cpu": cpu,
             "gpu": replace(
@@ -76,5 +90,9 @@ class CapstoneSettings(LabSettings):
                 quant_seeds=128,
                 tasks=256,
                 samples=(1, 2, 4, 8, 16, 32),
+                transfer_widths=(8, 16, 32, 64, 128, 256, 512),
+                transfer_lrs=tuple(2.0**k for k in range(-10, 0)),
+                transfer_steps=1000,
+                transfer_seeds=4,
             ),
         }
