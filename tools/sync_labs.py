@@ -6,7 +6,8 @@ the set-up cell installs ``name==version`` from the package index, and the Colab
 the release's tag, ``v`` + that version. After a fork changes any of them, ``make sync-labs``
 rewrites the labs, and ``tests/test_structure.py`` fails until it has been run. The same goes
 for the measured times in each lab's title cell, which come from ``benchmarks/lab_times.md``
-(``make bench``).
+(``make bench``), and for its estimate of the ``gpu`` profile on a Colab T4, from
+``benchmarks/gpu_estimates.md`` (``python -m tools.gpu_estimate``).
 
 Each exercise is a solution cell and, right after it, a graded check cell whose first line is
 ``# Graded check: exercise N (P points)``; from that line this script writes both cells'
@@ -39,6 +40,8 @@ SETUP_MARKER = "# Set-up (the same in every lab)"
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 LAB_TIMES = ROOT / "benchmarks" / "lab_times.md"
 TIME_RE = re.compile(r"smoke ≈ \d+ s · cpu ≈ \d+ s")
+GPU_ESTIMATES = ROOT / "benchmarks" / "gpu_estimates.md"
+GPU_RE = re.compile(r"gpu: not measured yet|gpu on a free Colab T4 ≈ \d+ min \(estimate\)")
 WRITTEN_RE = re.compile(r"^### Written question (?P<n>\d+) \((?P<points>\d+) points?, graded by hand\)", re.M)
 # A written answer's model answer sits between nbgrader's markers hidden in HTML comments, so
 # neither Jupyter nor the site shows them (nbgrader finds its markers anywhere in a line).
@@ -109,6 +112,27 @@ def measured_times() -> dict[str, tuple[int, int]]:
         elif columns and len(cells) > max(columns) and all(cells[i].isdigit() for i in columns):
             times[cells[0]] = (int(cells[columns[0]]), int(cells[columns[1]]))
     return times
+
+
+def gpu_minutes() -> dict[str, int]:
+    """``{lab stem: minutes}`` of the ``gpu`` profile on a free Colab T4, estimated by
+    ``python -m tools.gpu_estimate`` (the ``T4 minutes (estimate)`` column); empty without it."""
+    if not GPU_ESTIMATES.exists():
+        return {}
+    minutes, column = {}, None
+    for line in GPU_ESTIMATES.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] == "lab":
+            column = cells.index("T4 minutes (estimate)") if "T4 minutes (estimate)" in cells else None
+        elif column is not None and len(cells) > column and cells[column].isdigit():
+            minutes[cells[0]] = int(cells[column])
+    return minutes
+
+
+def gpu_text(stem: str) -> str | None:
+    """The title cell's phrase for the ``gpu`` profile, or None while the lab has no estimate."""
+    minutes = gpu_minutes().get(stem)
+    return None if minutes is None else f"gpu on a free Colab T4 ≈ {minutes} min (estimate)"
 
 
 def time_text(stem: str) -> str | None:
@@ -329,6 +353,8 @@ def sync(notebook: Path, *, record: bool = False) -> bool:
             new = BADGE_RE.sub(colab_badge(notebook), source)
             if (measured := time_text(notebook.stem)) is not None:
                 new = TIME_RE.sub(measured, new, count=1)
+            if (gpu := gpu_text(notebook.stem)) is not None:
+                new = GPU_RE.sub(gpu, new, count=1)
             line = learner_time(nb, measured_times().get(notebook.stem, (0, None))[1])
             if LEARNER_RE.search(new):
                 new = LEARNER_RE.sub(line, new, count=1)
