@@ -26,7 +26,7 @@ QUICK := not effects and not colab and not book and not browser and not grading 
 # the modules a process imports, once, on first use.
 export PIP_NO_COMPILE := 1
 
-.PHONY: setup colab-env preflight book slides test check lint serve bench sync-labs instructor-kit course-model draft-models dist lock clean
+.PHONY: setup colab-env preflight book pdf slides test check lint serve bench sync-labs instructor-kit course-model draft-models dist lock clean
 
 setup: $(STAMP)
 
@@ -75,7 +75,15 @@ $(COLAB_VENV)/.installed: colab_versions.txt
 book: setup
 	LABSUPPORT_PROFILE=$(PROFILE) LABSUPPORT_WIDGETS=static COURSE_SOLUTIONS=$(SOLUTIONS) \
 		$(BIN)/jupyter-book build . -W -n --keep-going --path-output $(BOOK_OUT)
+	$(BIN)/python -m tools.pdf --html $(BOOK_OUT)/_build/html --out $(BOOK_OUT)/_build/pdf/course.pdf
 	@echo "The site: $(abspath $(BOOK_OUT)/_build/html/index.html)"
+
+# The book as one PDF, _build/pdf/course.pdf (tools/pdf.py): every page of the built site in the
+# table of contents' order, printed by Debian's Chromium once MathJax has typeset it, offline,
+# joined by pypdf with a bookmark per page (about 75 s on 2 cores). A copy goes into the site as
+# course.pdf, which the landing page links: make book ends with this step, so the link is never
+# dead, and make pdf is make book (on a built site Sphinx redoes only what changed).
+pdf: book
 
 # One slide deck per chapter (_build/slides), made from the chapter's own source: its objectives,
 # figures, display equations and takeaways, with the diagrams and MathJax copied beside them.
