@@ -49,6 +49,22 @@ def test_execute_runs_a_notebook_over_ipc_and_refuses_a_missing_environment(tmp_
         execute(nb, cwd=tmp_path / "nowhere", env=dict(os.environ), timeout=120)
 
 
+def test_execute_ends_its_kernel_after_a_run_and_after_an_error(tmp_path):
+    """A run must not leave its kernel alive (each holds about 0.85 GB until the caller exits)."""
+    import psutil
+    from nbclient.exceptions import CellExecutionError
+
+    pid_cell = nbformat.v4.new_code_cell("import os\nprint(os.getpid())")
+    for cells in ([pid_cell], [pid_cell, nbformat.v4.new_code_cell("raise RuntimeError('stop')")]):
+        nb = nbformat.v4.new_notebook(cells=cells)
+        with contextlib.suppress(CellExecutionError):
+            execute(nb, cwd=tmp_path, env=dict(os.environ), timeout=120)
+        pid = int(nb.cells[0].outputs[0]["text"])
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(pid).wait(timeout=10)
+        assert not psutil.pid_exists(pid), f"the kernel {pid} is still running after execute()"
+
+
 def test_nbvals_kernels_use_ipc_too(pytestconfig):
     if not pytestconfig.pluginmanager.hasplugin("nbval"):
         pytest.skip("nbval is not installed")

@@ -86,12 +86,15 @@ def execute(
     options = {"kernel_name": kernel_name}
     if kernel_spec_manager is not None:
         options["kernel_spec_manager"] = kernel_spec_manager
+    km = IpcKernelManager(**options)
     client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name=kernel_name,
-        km=IpcKernelManager(**options),
-        resources={"metadata": {"path": str(cwd)}},
+        nb, timeout=timeout, kernel_name=kernel_name, km=km, resources={"metadata": {"path": str(cwd)}}
     )
-    client.execute(env=env)
+    try:
+        client.execute(env=env)
+    finally:
+        # nbclient shuts down only a kernel it made itself; this one is ours to end, or every
+        # run leaves an idle kernel (about 0.85 GB) alive until the calling process exits.
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     return nb
