@@ -100,7 +100,7 @@ class DeploymentSettings(LabSettings):
                 ranks=(1, 2, 4, 8, 16, 32, 64, 128),
                 seeds=5,
                 sparsities=(0.5, 0.8, 0.9, 0.95, 0.98),
-                prune_steps=3_000,
+                prune_steps=2_000,
                 ticket_seeds=5,
                 lm_eval_windows=512,
                 lm_ft_steps=600,

@@ -96,7 +96,7 @@ class MemorizationSettings(LabSettings):
                 memo_samples=4_000,
                 memo_width=1_024,
                 memo_max_epochs=300,
-                memo_seeds=5,
+                memo_seeds=3,
                 fractions=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
                 rf_samples=200,
                 rf_dim=40,
