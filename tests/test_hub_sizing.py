@@ -143,3 +143,16 @@ def test_the_committed_table_gives_every_lab_a_peak_and_its_times_to_the_title_c
     text = sizing_markdown()
     heaviest = max(cpu, key=lambda lab: cpu[lab][0])
     assert f"| {{doc}}`{heaviest} <../labs/{heaviest}>` | {cpu[heaviest][0] / GIB:.1f} GiB |" in text
+
+
+def test_the_benchmark_tables_have_one_reader_and_it_names_a_missing_column(tmp_path):
+    from tools.bench_tables import column, markdown_table
+
+    path = tmp_path / "t.md"
+    path.write_text(
+        "Intro.\n\n| lab | cpu (s) |\n|---|---|\n| 01_complexity | 34 |\n\nA note | with a bar.\n"
+    )
+    assert markdown_table(path) == {"01_complexity": {"lab": "01_complexity", "cpu (s)": "34"}}
+    assert column(path, "cpu (s)") == {"01_complexity": "34"}
+    with pytest.raises(ValueError, match="'smoke \\(s\\)' column"):
+        column(path, "smoke (s)")

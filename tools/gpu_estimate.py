@@ -39,6 +39,7 @@ from labsupport.settings.moe import MoESettings
 from labsupport.settings.scaling import ScalingSettings
 from labsupport.settings.serving import ServingSettings
 from tools import gpu_labs, gpu_labs_lm
+from tools.bench_tables import column
 from tools.gpu_count import cuda_like_optimizers, measure
 from tools.gpu_ledger import Workload
 
@@ -152,15 +153,9 @@ def ledger(stem: str, profile: str) -> list[Workload]:
 
 def measured_cpu_seconds(path: Path = LAB_TIMES) -> dict[str, float]:
     """``{lab: seconds}`` of the ``cpu (s)`` column of ``benchmarks/lab_times.md``."""
-    header, times = None, {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if header is None and cells[0] == "lab":
-            header = cells
-        elif header is not None and cells[0] in LEDGERS:
-            times[cells[0]] = float(cells[header.index("cpu (s)")])
+    times = {lab: float(cell) for lab, cell in column(path, "cpu (s)").items() if lab in LEDGERS}
     if not times:
-        raise ValueError(f"{path} has no table with a 'lab' and a 'cpu (s)' column")
+        raise ValueError(f"{path} has no row for any of the labs {sorted(LEDGERS)}")
     return times
 
 

@@ -24,6 +24,8 @@ from typing import Any
 from docutils.parsers.rst import directives
 from sphinx.util.docutils import SphinxDirective
 
+from tools.bench_tables import markdown_table
+
 ROOT = Path(__file__).resolve().parent.parent
 LAB_TIMES = ROOT / "benchmarks" / "lab_times.md"
 GPU_ESTIMATES = ROOT / "benchmarks" / "gpu_estimates.md"
@@ -32,23 +34,6 @@ HUB_MIB = 128  # what the hub and its services need (TLJH's resource estimation)
 THREADS = 1  # torch threads a lab uses (labsupport.configure_threads): one core at full speed
 PROCESSES = 2  # the most processes a lab runs at once (Lab 7's torchrun): the CPU limit
 T4_GIB = 16  # a free Colab GPU's memory, which the gpu estimates are for
-
-
-def markdown_table(path: Path) -> dict[str, dict[str, str]]:
-    """``{lab: {column header: cell}}`` from the first Markdown table whose first header is ``lab``."""
-    rows: dict[str, dict[str, str]] = {}
-    header: list[str] | None = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("|"):
-            if header is not None and rows:
-                break
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if header is None and cells[0].lower() == "lab":
-            header = cells
-        elif header is not None and not set(cells[0]) <= set("-: "):
-            rows[cells[0]] = dict(zip(header, cells, strict=False))
-    return rows
 
 
 def measured(path: Path | None = None, profile: str = "cpu") -> dict[str, tuple[int, int]]:

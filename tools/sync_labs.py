@@ -32,6 +32,7 @@ from pathlib import Path
 
 import yaml
 
+from tools.bench_tables import markdown_table
 from tools.dist import project
 from tools.lab_diagrams import diagram_name, strip_images, sync_cell
 
@@ -103,15 +104,13 @@ def colab_badge(notebook: Path) -> str:
 
 def measured_times() -> dict[str, tuple[int, int]]:
     """``{lab stem: (smoke seconds, cpu seconds)}`` from the table ``make bench`` writes (its
-    ``smoke (s)`` and ``cpu (s)`` columns, wherever they are)."""
-    times, columns = {}, None
-    for line in LAB_TIMES.read_text(encoding="utf-8").splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells[0] == "lab" and {"smoke (s)", "cpu (s)"} <= set(cells):
-            columns = cells.index("smoke (s)"), cells.index("cpu (s)")
-        elif columns and len(cells) > max(columns) and all(cells[i].isdigit() for i in columns):
-            times[cells[0]] = (int(cells[columns[0]]), int(cells[columns[1]]))
-    return times
+    ``smoke (s)`` and ``cpu (s)`` columns)."""
+    columns = ("smoke (s)", "cpu (s)")
+    return {
+        lab: (int(row[columns[0]]), int(row[columns[1]]))
+        for lab, row in markdown_table(LAB_TIMES).items()
+        if all(row.get(c, "").isdigit() for c in columns)
+    }
 
 
 def gpu_minutes() -> dict[str, int]:
@@ -119,14 +118,9 @@ def gpu_minutes() -> dict[str, int]:
     ``python -m tools.gpu_estimate`` (the ``T4 minutes (estimate)`` column); empty without it."""
     if not GPU_ESTIMATES.exists():
         return {}
-    minutes, column = {}, None
-    for line in GPU_ESTIMATES.read_text(encoding="utf-8").splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells[0] == "lab":
-            column = cells.index("T4 minutes (estimate)") if "T4 minutes (estimate)" in cells else None
-        elif column is not None and len(cells) > column and cells[column].isdigit():
-            minutes[cells[0]] = int(cells[column])
-    return minutes
+    column = "T4 minutes (estimate)"
+    rows = markdown_table(GPU_ESTIMATES).items()
+    return {lab: int(row[column]) for lab, row in rows if row.get(column, "").isdigit()}
 
 
 def gpu_text(stem: str) -> str | None:
