@@ -164,7 +164,7 @@ bench: setup
 	$(BIN)/python -m tools.sync_labs  # copy the new times into the labs' title cells
 	$(BIN)/python benchmarks/threads.py
 	$(BIN)/python benchmarks/sweep_speedup.py
-	$(BIN)/python benchmarks/double_descent_sweep.py --epochs 5
+	$(BIN)/python benchmarks/double_descent_sweep.py --runs 3 --record benchmarks/double_descent_sweep.md
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/grading_times.py --profiles smoke cpu
 
 # The course's code model (labsupport/weights/), trained from its seed on one CPU thread

@@ -78,7 +78,7 @@ def minibatches(
         order = torch.randperm(n, generator=generator).to(device)
         for start in range(0, n - batch_size + 1, batch_size):
             idx = order[start : start + batch_size]
-            yield x_all[idx], y_all[idx]
+            yield x_all.index_select(0, idx), y_all.index_select(0, idx)
 
 
 def eval_batches(

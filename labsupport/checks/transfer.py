@@ -35,7 +35,9 @@ def _layer_outputs(model: MLPSweep, x: torch.Tensor) -> list[list[torch.Tensor]]
         tensors = model.stack_tensors(g)
         h = x.expand(len(layout.models), *x.shape)
         for layer in range(model.depth + 1):
-            z = torch.baddbmm(tensors[2 * layer + 1], h, tensors[2 * layer])
+            weight = tensors[2 * layer]  # the output layer's is stored (out, in)
+            weight = weight.transpose(1, 2) if layer == model.depth else weight
+            z = torch.baddbmm(tensors[2 * layer + 1], h, weight)
             for row, m in enumerate(layout.models):
                 cut = model.widths[m] if layer < model.depth else z.shape[-1]
                 out[m].append(z[row, :, :cut].clone())

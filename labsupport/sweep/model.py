@@ -45,9 +45,9 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "ge
 
 #: Grouping heuristic: one extra group costs about as much per step as this many more padded
 #: parameters per model (measured on a 2-core CPU, 1 thread, batch 100, with the hand-written
-#: backward of :mod:`labsupport.sweep.grad`: a group's ~25 small calls take about as long as
-#: the matmuls of a 12k-parameter MLP; ``benchmarks/double_descent_sweep.py``).
-GROUP_OVERHEAD_PARAMS = 12_000
+#: backward of :mod:`labsupport.sweep.grad`: a group's ~17 calls outside its matmuls take about
+#: 70 µs, as long as the matmuls of a 7k-parameter MLP; ``benchmarks/double_descent_sweep.py``).
+GROUP_OVERHEAD_PARAMS = 7_000
 
 
 def _parameters(width: int, in_features: int, out_features: int, depth: int) -> int:
@@ -90,8 +90,11 @@ class StackLayout:
     """One padded stack of a sweep: its models and where its tensors live in the flat vector.
 
     ``shapes`` and ``offsets`` list, layer by layer, the weight ``(M, fan_in, fan_out)`` and the
-    bias ``(M, 1, fan_out)``; :meth:`tensors` cuts them out of any flat vector of the sweep's
-    size (the parameters, their gradients, an optimizer's buffers) as views.
+    bias ``(M, 1, fan_out)``; the output layer's weight alone is stored ``(M, fan_out, fan_in)``,
+    as ``nn.Linear`` stores its weights: its matmuls have only ``out_features`` columns, and
+    on a CPU they run about four times faster with that dimension first
+    (``benchmarks/double_descent_sweep.py``). :meth:`tensors` cuts them out of any flat vector
+    of the sweep's size (the parameters, their gradients, an optimizer's buffers) as views.
     """
 
     models: tuple[int, ...]
@@ -110,10 +113,12 @@ class StackLayout:
 
 
 def _layout(models: list[int], widths: Sequence[int], sizes: list[int], offset: int) -> StackLayout:
-    num = len(models)
+    num, last = len(models), len(sizes) - 2
     shapes, offsets = [], []
     for layer in range(len(sizes) - 1):
-        for shape in ((num, sizes[layer], sizes[layer + 1]), (num, 1, sizes[layer + 1])):
+        fan_in, fan_out = sizes[layer], sizes[layer + 1]
+        weight = (num, fan_out, fan_in) if layer == last else (num, fan_in, fan_out)
+        for shape in (weight, (num, 1, fan_out)):
             shapes.append(shape)
             offsets.append(offset)
             offset += math.prod(shape)
@@ -135,7 +140,9 @@ def _init_stack(
         b = (torch.rand(num_models, 1, sizes[layer + 1], generator=generator) * 2 - 1) * bound
         rows = mask.transpose(1, 2) if layer > 0 else torch.ones(num_models, sizes[0], 1)
         cols = mask if layer < depth else torch.ones(num_models, 1, sizes[-1])
-        out += [w * rows * cols, b * cols]
+        w = w * rows * cols
+        # the output layer is stored (out, in), as nn.Linear stores it (see StackLayout)
+        out += [w.transpose(1, 2).contiguous() if layer == depth else w, b * cols]
     return out
 
 
@@ -225,7 +232,7 @@ class MLPSweep(nn.Module):
         h = x.expand(len(self.layouts[g].models), *x.shape)  # (M, n, d), a view: no copy
         for layer in range(self.depth):
             h = self.act(torch.baddbmm(tensors[2 * layer + 1], h, tensors[2 * layer]))  # (M, n, H)
-        return torch.baddbmm(tensors[-1], h, tensors[-2])  # (M, n, out)
+        return torch.baddbmm(tensors[-1], h, tensors[-2].transpose(1, 2))  # (M, n, out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs of every model on the shared inputs ``x``: ``(n, d) -> (M, n, out)``."""
@@ -287,8 +294,10 @@ class MLPSweep(nn.Module):
         layers: list[nn.Module] = []
         for layer in range(self.depth + 1):
             linear = nn.Linear(sizes[layer], sizes[layer + 1])
-            weight = tensors[2 * layer][row, : sizes[layer], : sizes[layer + 1]]
-            linear.weight.copy_(weight.T)
+            weight = tensors[2 * layer][row]
+            if layer < self.depth:  # stored (in, out); the output layer (out, in), as here
+                weight = weight.T
+            linear.weight.copy_(weight[: sizes[layer + 1], : sizes[layer]])
             linear.bias.copy_(tensors[2 * layer + 1][row, 0, : sizes[layer + 1]])
             layers.append(linear.to(weight.device))
             if layer < self.depth:

@@ -51,24 +51,70 @@ class _PerModelOptimizer:
         self.scales = scales
         self.t = 0
         self._lr: torch.Tensor | None = None
-        self._rates: list[torch.Tensor] = []
+        self._rates: list[torch.Tensor | float] = []
+        self._views: dict[tuple[int, int, int], tuple[list[torch.Tensor], torch.Tensor]] = {}
 
-    def rates(self, lr: torch.Tensor) -> list[torch.Tensor]:
+    def rates(self, lr: torch.Tensor) -> list[torch.Tensor | float]:
         """Each parameter's learning rates, ``lr[model]`` broadcast over its rows.
 
-        With ``scales`` (one multiplier per entry, e.g. a learning rate per layer as μP sets it,
-        Chapter 2), each rate is multiplied by its entry's scale. Kept from the last step while
-        ``lr`` does not change: for a sweep's one flat parameter the gather touches every entry,
-        which costs as much as an update.
+        One number instead of a tensor when one rate covers the whole parameter (every model
+        at the same rate, no ``scales``): the update is then a scaled add. With ``scales`` (one
+        multiplier per entry, e.g. a learning rate per layer as μP sets it, Chapter 2), each
+        rate is multiplied by its entry's scale. Kept from the last step while ``lr`` does not
+        change: for a sweep's one flat parameter the gather touches every entry, which costs
+        as much as an update.
         """
         if self._lr is None or not torch.equal(lr, self._lr):
             self._lr = lr.clone()
-            self._rates = [
-                lr[i].view(-1, *([1] * (p.ndim - 1))) for p, i in zip(self.params, self.index, strict=True)
-            ]
-            if self.scales is not None:
-                self._rates = [r * s for r, s in zip(self._rates, self.scales, strict=True)]
+            if self.scales is None and bool((lr == lr[0]).all()):
+                self._rates = [float(lr[0])] * len(self.params)
+            else:
+                self._rates = [
+                    lr[i].view(-1, *([1] * (p.ndim - 1)))
+                    for p, i in zip(self.params, self.index, strict=True)
+                ]
+                if self.scales is not None:
+                    self._rates = [r * s for r, s in zip(self._rates, self.scales, strict=True)]
         return self._rates
+
+    def advance(self, lr: torch.Tensor) -> list[torch.Tensor | float]:
+        """Count a step and return its :meth:`rates`, for :meth:`update` calls on parts of the parameters."""
+        self.t += 1
+        return self.rates(lr)
+
+    def step(self, lr: torch.Tensor) -> None:
+        """One step with learning rate ``lr[m]`` for model ``m``, on every parameter."""
+        self.update(self.advance(lr))
+
+    def update(
+        self, rates: list[torch.Tensor | float], segments: Sequence[tuple[int, int]] | None = None
+    ) -> None:
+        """Apply this step (after :meth:`advance`) to the rows ``segments`` of every parameter (default: all).
+
+        Disjoint segments can be updated from different threads at once, which is how
+        :func:`~labsupport.sweep.train.train_sweep` spreads a sweep's stacks over cores.
+        """
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            for start, stop in [(0, len(p))] if segments is None else segments:
+                rate = rates[i] if isinstance(rates[i], float) else rates[i][start:stop]
+                self._update(*self._pieces(i, start, stop), rate)
+
+    def _pieces(self, i: int, start: int, stop: int) -> list[torch.Tensor]:
+        """Rows ``start:stop`` of parameter ``i``, its gradient and its state (views, cut once)."""
+        p = self.params[i]
+        key = (i, start, stop)
+        if key not in self._views or self._views[key][1] is not p.grad:
+            tensors = [p.detach(), p.grad, *(buffer[i] for buffer in self._state())]
+            self._views[key] = ([t[start:stop] for t in tensors], p.grad)
+        return self._views[key][0]
+
+    def _state(self) -> list[list[torch.Tensor]]:
+        raise NotImplementedError
+
+    def _update(self, p: torch.Tensor, grad: torch.Tensor, *state_and_rate) -> None:
+        raise NotImplementedError
 
     def zero_grad(self) -> None:
         """Drop the gradients (set them to ``None``)."""
@@ -102,32 +148,46 @@ class BatchedAdam(_PerModelOptimizer):
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
 
+    def _state(self) -> list[list[torch.Tensor]]:
+        return [self.exp_avg, self.exp_avg_sq]
+
     @torch.no_grad()
-    def step(self, lr: torch.Tensor) -> None:
-        """One Adam step with learning rate ``lr[m]`` for model ``m``."""
+    def _update(
+        self,
+        p: torch.Tensor,
+        grad: torch.Tensor,
+        m: torch.Tensor,
+        v: torch.Tensor,
+        rate: torch.Tensor | float,
+    ) -> None:
         beta1, beta2 = self.betas
-        self.t += 1
         bias1, bias2 = 1 - beta1**self.t, 1 - beta2**self.t
-        for p, rate, m, v in zip(self.params, self.rates(lr), self.exp_avg, self.exp_avg_sq, strict=True):
-            if p.grad is None:
-                continue
-            m.lerp_(p.grad, 1 - beta1)
-            v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-            if self.weight_decay:
-                p.mul_(1 - rate * self.weight_decay)
-            p.addcdiv_(m * (rate / bias1), v.sqrt().div_(math.sqrt(bias2)).add_(self.eps), value=-1.0)
+        m.lerp_(grad, 1 - beta1)
+        v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        if self.weight_decay:
+            p.mul_(1 - rate * self.weight_decay)
+        p.addcdiv_(m * (rate / bias1), v.sqrt().div_(math.sqrt(bias2)).add_(self.eps), value=-1.0)
 
 
 def lr_factors(
-    step: int, steps: torch.Tensor, *, schedule: str, warmup_steps: int, min_lr_fraction: float
+    step: int | torch.Tensor,
+    steps: torch.Tensor,
+    *,
+    schedule: str,
+    warmup_steps: int,
+    min_lr_fraction: float,
 ) -> torch.Tensor:
     """Learning-rate multiplier of each model at ``step`` (1-based) given its own ``steps``.
 
     Linear warm-up over ``warmup_steps``, then constant or a cosine decay to
     ``min_lr_fraction`` at the model's last step; zero after it (the model is frozen).
-    :func:`train_sweep` checks the arguments once, before its first step.
+    ``step`` is one step (the result has shape ``(M,)``) or a 1-D tensor of steps (``(T, M)``:
+    a whole schedule at once). :func:`train_sweep` checks the arguments once, before its first
+    step.
     """
-    progress = ((step - 1) / steps.clamp(min=1)).clamp(max=1.0)
+    many = isinstance(step, torch.Tensor)
+    t = (step.to(torch.float32) if many else torch.tensor([float(step)]))[:, None]  # (T, 1)
+    progress = ((t - 1) / steps.clamp(min=1)).clamp(max=1.0)  # (T, M)
     if schedule == "cosine":
         factor = min_lr_fraction + (1 - min_lr_fraction) * 0.5 * (1 + torch.cos(math.pi * progress))
     elif schedule == "constant":
@@ -135,8 +195,9 @@ def lr_factors(
     else:
         one_of("schedule", schedule, SCHEDULES)  # raises: an unknown schedule
     if warmup_steps > 0:
-        factor = factor * min(1.0, step / warmup_steps)
-    return torch.where(steps >= step, factor, torch.zeros_like(factor))
+        factor = factor * (t / warmup_steps).clamp(max=1.0)
+    factor = torch.where(steps >= t, factor, torch.zeros_like(factor))
+    return factor if many else factor[0]
 
 
 class BatchedSGD(_PerModelOptimizer):
@@ -144,8 +205,8 @@ class BatchedSGD(_PerModelOptimizer):
 
     Takes ``(parameter, model_index)`` pairs like :class:`BatchedAdam`. ``step(lr)`` takes one
     learning rate per model; a zero freezes that model for the step (its velocity still decays).
-    The buffers update with ``torch._foreach`` operations: a few calls per step for all
-    parameters, not a few per parameter.
+    Each step is two passes over the parameters: ``v = g + momentum * v`` in one call, then
+    ``p -= lr * v`` (the velocity starts at zero, so the first step takes ``v = g``).
     """
 
     def __init__(
@@ -160,20 +221,17 @@ class BatchedSGD(_PerModelOptimizer):
         self.momentum = number_in("momentum", momentum, 0, 1, high_open=True)
         self.velocity = [torch.zeros_like(p) for p in self.params]
 
+    def _state(self) -> list[list[torch.Tensor]]:
+        return [self.velocity]
+
     @torch.no_grad()
-    def step(self, lr: torch.Tensor) -> None:
-        """One step ``v = momentum * v + g``, ``p -= lr[m] * v`` (the first step takes ``v = g``)."""
-        live = [i for i, p in enumerate(self.params) if p.grad is not None]
-        params = [self.params[i] for i in live]
-        grads = [self.params[i].grad for i in live]
-        velocity = [self.velocity[i] for i in live]
+    def _update(
+        self, p: torch.Tensor, grad: torch.Tensor, v: torch.Tensor, rate: torch.Tensor | float
+    ) -> None:
         if self.weight_decay:
-            grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
-        if self.t == 0:
-            torch._foreach_copy_(velocity, grads)
+            grad = grad.add(p, alpha=self.weight_decay)
+        torch.add(grad, v, alpha=self.momentum, out=v)
+        if isinstance(rate, float):
+            p.add_(v, alpha=-rate)
         else:
-            torch._foreach_mul_(velocity, self.momentum)
-            torch._foreach_add_(velocity, grads)
-        rates = [self.rates(lr)[i] for i in live]
-        torch._foreach_addcmul_(params, velocity, rates, value=-1.0)
-        self.t += 1
+            p.addcmul_(v, rate, value=-1.0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import torch
@@ -24,7 +25,7 @@ from tqdm.auto import tqdm
 
 from labsupport._validate import instance, non_negative_int, number_in, one_of, positive_int
 from labsupport.data import Split, check_split
-from labsupport.sweep.grad import TASKS, sweep_loss_and_grad
+from labsupport.sweep.grad import TASKS, SweepGradient
 from labsupport.sweep.model import MLPSweep
 from labsupport.sweep.optim import OPTIMIZERS, SCHEDULES, BatchedAdam, BatchedSGD, lr_factors
 from labsupport.train import eval_batches, minibatches
@@ -153,6 +154,7 @@ def train_sweep(
     eval_data: Split | None = None,
     eval_every: int = 0,
     generator: torch.Generator | None = None,
+    workers: int = 1,
     progress: bool = True,
     desc: str = "sweep",
 ) -> SweepHistory:
@@ -181,6 +183,9 @@ def train_sweep(
             ``lr[m] * layer_lr[m][l]`` (biases at ``lr[m]``), as μP sets them (Chapter 2).
         eval_data: evaluated every ``eval_every`` steps and at the end when ``eval_every > 0``.
         generator: seeds minibatch order or the sampler, for repeatable runs.
+        workers: threads that share the stacks (at most one per stack): on a CPU with two
+            cores, ``workers=2`` trains each half of the sweep on its own core, on the same
+            minibatches, with the same result.
     """
     instance("model", model, MLPSweep, "an MLPSweep")
     one_of("task", task, TASKS)
@@ -194,6 +199,7 @@ def train_sweep(
     positive_int("batch_size", batch_size)
     non_negative_int("warmup_steps", warmup_steps)
     non_negative_int("eval_every", eval_every)
+    positive_int("workers", workers)
     number_in("min_lr_fraction", min_lr_fraction, 0, 1)
     num_models, device = model.num_models, model.device
     model_steps = _per_model("steps", steps, num_models, torch.long)
@@ -203,42 +209,109 @@ def train_sweep(
     if (peak_lr < 0).any():
         raise ValueError(f"learning rates must be >= 0, got {lr!r}")
     total_steps = int(model_steps.max())
+    factors = lr_factors(
+        torch.arange(1, total_steps + 1),
+        model_steps,
+        schedule=schedule,
+        warmup_steps=warmup_steps,
+        min_lr_fraction=min_lr_fraction,
+    )
+    lr_table = (peak_lr * factors).to(device)  # (steps, M): every model's rate at every step
     scales = None if layer_lr is None else [model.weight_multipliers(layer_lr)]
-    if optimizer == "sgd":
-        step_with = BatchedSGD(
-            model.parameters_by_model(), momentum=momentum, weight_decay=weight_decay, scales=scales
+    shares = _share_stacks(model, workers)
+    if len(shares) > 1 and (eval_every or generator is None):
+        raise ValueError(
+            "workers > 1 needs a generator (each worker draws the same minibatches from its own "
+            "copy of it) and no evaluations during training (eval_every=0), got "
+            f"generator={generator!r}, eval_every={eval_every}"
         )
-    else:
-        step_with = BatchedAdam(model.parameters_by_model(), weight_decay=weight_decay, scales=scales)
-    if callable(train):
-        batches = (train(batch_size, generator) for _ in range(total_steps))
-    else:
-        batches = minibatches(train, batch_size, generator=generator, device=device)
+
+    def make_optimizer() -> BatchedAdam | BatchedSGD:
+        if optimizer == "sgd":
+            return BatchedSGD(
+                model.parameters_by_model(), momentum=momentum, weight_decay=weight_decay, scales=scales
+            )
+        return BatchedAdam(model.parameters_by_model(), weight_decay=weight_decay, scales=scales)
 
     history = SweepHistory(model_steps=model_steps.tolist())
     # a stack whose models have all passed their last step is skipped, not computed for nothing
     stack_steps = [int(model_steps[group].max()) for group in model.groups]
-    losses, eval_losses, eval_accuracies = [], [], []
+    train_loss = torch.full((total_steps, num_models), math.nan, device=device)
+    eval_losses, eval_accuracies = [], []
+
+    def run(share: list[int], generator: torch.Generator | None, bar: tqdm | None) -> None:
+        """Train the stacks ``share`` for every step: their forward, backward and update."""
+        step_with = make_optimizer()
+        # the hand-written backward (labsupport.sweep.grad): each model gets the gradient of
+        # its own loss
+        gradient = SweepGradient(model, task, share)
+        segments = [_segment(model, g) for g in share]
+        if callable(train):
+            batches = (train(batch_size, generator) for _ in range(total_steps))
+        else:
+            batches = minibatches(train, batch_size, generator=generator, device=device)
+        for step in range(1, total_steps + 1):
+            x, y = next(batches)
+            x, y = x.to(device), y.to(device)
+            active = [step <= stack_steps[g] for g in share]
+            rates = step_with.advance(lr_table[step - 1])
+            gradient(x, y, active, train_loss[step - 1])
+            step_with.update(rates, _merge([seg for seg, on in zip(segments, active, strict=True) if on]))
+            if bar is not None:
+                bar.update()
+            if eval_data is not None and eval_every and (step % eval_every == 0 or step == total_steps):
+                metrics = evaluate_sweep(model, eval_data, task=task)
+                history.eval_steps.append(step)
+                eval_losses.append(metrics["loss"])
+                eval_accuracies.append(metrics.get("accuracy", torch.full_like(metrics["loss"], math.nan)))
+
     model.train()
-    for step in tqdm(range(1, total_steps + 1), desc=desc, disable=not progress, leave=False):
-        x, y = next(batches)
-        x, y = x.to(device), y.to(device)
-        # the hand-written backward (labsupport.sweep.grad): each model gets the gradient of its
-        # own loss; a stack whose models have all passed their last step is not computed
-        loss = sweep_loss_and_grad(model, x, y, task, [step <= last for last in stack_steps])
-        factors = lr_factors(
-            step, model_steps, schedule=schedule, warmup_steps=warmup_steps, min_lr_fraction=min_lr_fraction
-        )
-        step_with.step((peak_lr * factors).to(device))
-        history.steps.append(step)
-        losses.append(torch.where(model_steps.to(device) >= step, loss, math.nan))
-        if eval_data is not None and eval_every and (step % eval_every == 0 or step == total_steps):
-            metrics = evaluate_sweep(model, eval_data, task=task)
-            history.eval_steps.append(step)
-            eval_losses.append(metrics["loss"])
-            eval_accuracies.append(metrics.get("accuracy", torch.full_like(metrics["loss"], math.nan)))
-    history.train_loss = torch.stack(losses).cpu()
+    with tqdm(total=total_steps, desc=desc, disable=not progress, leave=False) as bar:
+        if len(shares) == 1:
+            run(shares[0], generator, bar)
+        else:
+            # each worker draws the same minibatches from its own copy of the generator; the
+            # first uses the caller's, which ends where a run with one worker leaves it
+            copies = [torch.Generator().set_state(generator.get_state()) for _ in shares[1:]]
+            with ThreadPoolExecutor(len(shares) - 1) as pool:
+                others = [
+                    pool.submit(run, share, g, None) for share, g in zip(shares[1:], copies, strict=True)
+                ]
+                run(shares[0], generator, bar)
+                for worker in others:
+                    worker.result()
+    history.steps = list(range(1, total_steps + 1))
+    after_last = torch.arange(1, total_steps + 1, device=device)[:, None] > model_steps.to(device)
+    history.train_loss = train_loss.masked_fill_(after_last, math.nan).cpu()
     if eval_losses:
         history.eval_loss = torch.stack(eval_losses)
         history.eval_accuracy = torch.stack(eval_accuracies)
     return history
+
+
+def _segment(model: MLPSweep, g: int) -> tuple[int, int]:
+    """Where stack ``g`` lies in ``model.flat``."""
+    layout = model.layouts[g]
+    return layout.offsets[0], layout.offsets[0] + layout.size
+
+
+def _merge(segments: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Adjacent segments joined: one update call covers them all."""
+    merged: list[tuple[int, int]] = []
+    for start, stop in sorted(segments):
+        if merged and merged[-1][1] == start:
+            merged[-1] = (merged[-1][0], stop)
+        else:
+            merged.append((start, stop))
+    return merged
+
+
+def _share_stacks(model: MLPSweep, workers: int) -> list[list[int]]:
+    """The stacks in ``workers`` shares of about equal size (largest first, each to the lightest share)."""
+    shares: list[list[int]] = [[] for _ in range(min(workers, len(model.layouts)))]
+    load = [0] * len(shares)
+    for g in sorted(range(len(model.layouts)), key=lambda g: -model.layouts[g].size):
+        lightest = load.index(min(load))
+        shares[lightest].append(g)
+        load[lightest] += model.layouts[g].size
+    return [sorted(share) for share in shares]
