@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from labsupport.sweep.grad import sweep_loss_and_grad
+from labsupport.sweep.grad import SweepGradient, sweep_loss_and_grad
 from labsupport.sweep.train import per_model_loss
 from tests.sweeps import small_sweep
 
@@ -62,3 +62,21 @@ def test_bad_inputs():
         sweep_loss_and_grad(sweep, x, torch.randn(5, 3), "regression")
     with pytest.raises(ValueError, match=r"classification needs integer targets of shape \(5,\)"):
         sweep_loss_and_grad(sweep, x, torch.randn(5), "classification")
+
+
+def test_workspace_reused_across_batch_sizes_and_a_replaced_gradient():
+    """SweepGradient keeps its views and buffers per batch size, and notices a new flat.grad."""
+    sweep = small_sweep(widths=(3, 40, 300), depth=2)
+    gradient = SweepGradient(sweep, "regression")
+    for n in (7, 12, 7):
+        x, y = torch.randn(n, 6), torch.randn(n, 2)
+        sweep.flat.grad = None  # as zero_grad leaves it
+        loss = gradient(x, y)
+        per_model_loss(sweep(x), y).sum().backward()  # autograd accumulates onto ours: twice ours
+        torch.testing.assert_close(loss, per_model_loss(sweep(x), y).detach())
+        expected = sweep.flat.grad.clone()
+        sweep.flat.grad = None
+        gradient(x, y)
+        torch.testing.assert_close(2 * sweep.flat.grad, expected, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match=r"stacks must list stacks 0\.\.1"):
+        SweepGradient(sweep, "regression", [5])

@@ -225,3 +225,61 @@ def test_true_is_not_a_count(kwargs, match):
     data = Split(torch.randn(8, 3), torch.randn(8, 2))
     with pytest.raises(ValueError, match=match):
         train_sweep(sweep, data, **({"steps": 1, "batch_size": 4} | kwargs))
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_two_workers_train_exactly_as_one(optimizer):
+    """workers=2 splits the stacks over two threads; every number equals the one-thread run's."""
+    data = Split(torch.randn(48, 6), torch.randint(0, 2, (48,)))
+    runs = []
+    for workers in (1, 2):
+        sweep = small_sweep(widths=(3, 40, 5, 300, 8, 120), depth=2)
+        assert len(sweep.layouts) > 2
+        generator = torch.Generator().manual_seed(5)
+        history = train_sweep(
+            sweep,
+            data,
+            steps=[12, 7, 12, 12, 9, 5],
+            batch_size=16,
+            lr=[0.05, 0.02, 0.05, 0.05, 0.01, 0.05],
+            task="classification",
+            optimizer=optimizer,
+            generator=generator,
+            workers=workers,
+            progress=False,
+        )
+        runs.append((sweep.flat.detach().clone(), history.train_loss, generator.get_state()))
+    (flat1, loss1, state1), (flat2, loss2, state2) = runs
+    assert torch.equal(flat1, flat2)
+    assert torch.equal(loss1.nan_to_num(-1.0), loss2.nan_to_num(-1.0))
+    assert torch.equal(state1, state2)  # the caller's generator ends where one worker leaves it
+
+
+def test_workers_need_a_generator_and_no_evaluations():
+    data = Split(torch.randn(16, 6), torch.randn(16, 2))
+    sweep = small_sweep(widths=(3, 300), depth=1)
+    with pytest.raises(ValueError, match="workers > 1 needs a generator"):
+        train_sweep(sweep, data, steps=2, batch_size=4, workers=2, progress=False)
+    with pytest.raises(ValueError, match=r"no evaluations during training \(eval_every=0\)"):
+        train_sweep(
+            sweep,
+            data,
+            steps=2,
+            batch_size=4,
+            workers=2,
+            eval_data=data,
+            eval_every=1,
+            generator=torch.Generator(),
+            progress=False,
+        )
+    with pytest.raises(ValueError, match="workers must be"):
+        train_sweep(sweep, data, steps=2, batch_size=4, workers=0, progress=False)
+
+
+def test_lr_factors_of_many_steps_equal_one_step_at_a_time():
+    steps = torch.tensor([3, 10, 6])
+    options = {"schedule": "cosine", "warmup_steps": 2, "min_lr_fraction": 0.1}
+    table = lr_factors(torch.arange(1, 12), steps, **options)
+    assert table.shape == (11, 3)
+    for t in range(1, 12):
+        torch.testing.assert_close(table[t - 1], lr_factors(t, steps, **options))

@@ -34,6 +34,7 @@ class MemorizationSettings(LabSettings):
     dd_widths: setting(tuple, "part 3: hidden widths of the 40 -> w -> w -> 10 MLPs")
     dd_repeats: setting(int, "part 3: initializations (seeds) per width")
     dd_epochs: setting(int, "part 3: passes of SGD (batch 100, lr 0.01, momentum 0.9)")
+    dd_workers: setting(int, "part 3: threads sharing the sweep's stacks (one per CPU core)")
     noise_levels: setting(tuple, "part 5: label-noise standard deviation of each target")
     sine_repeats: setting(int, "part 5: initializations per noise level")
     sine_steps: setting(int, "part 5: full-batch Adam steps")
@@ -56,10 +57,11 @@ class MemorizationSettings(LabSettings):
             rf_points=30,
             mnist1d_samples=10_000,
             dd_samples=4_000,
-            # widths 2 to 104: the authors' 4 widest cut
-            dd_widths=AUTHORS_WIDTHS[:15],
-            dd_repeats=3,
-            dd_epochs=200,
+            # all the authors' 19 widths, 2 seeds, on both cores; 250 of their 500 epochs
+            dd_widths=AUTHORS_WIDTHS,
+            dd_repeats=2,
+            dd_epochs=250,
+            dd_workers=2,
             noise_levels=(0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
             sine_repeats=2,
             sine_steps=2_000,
@@ -83,6 +85,7 @@ class MemorizationSettings(LabSettings):
                 dd_widths=(4, 16, 64),
                 dd_repeats=2,
                 dd_epochs=5,
+                dd_workers=2,
                 noise_levels=(0.0, 1.0),
                 sine_repeats=1,
                 sine_steps=200,
@@ -106,6 +109,7 @@ class MemorizationSettings(LabSettings):
                 dd_widths=AUTHORS_WIDTHS,
                 dd_repeats=3,
                 dd_epochs=500,
+                dd_workers=1,
                 noise_levels=(0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.85, 1.0),
                 sine_repeats=4,
                 sine_steps=4_000,

@@ -219,7 +219,7 @@ def train_sweep(
     lr_table = (peak_lr * factors).to(device)  # (steps, M): every model's rate at every step
     scales = None if layer_lr is None else [model.weight_multipliers(layer_lr)]
     shares = _share_stacks(model, workers)
-    if len(shares) > 1 and (eval_every or generator is None):
+    if workers > 1 and (eval_every or generator is None):
         raise ValueError(
             "workers > 1 needs a generator (each worker draws the same minibatches from its own "
             "copy of it) and no evaluations during training (eval_every=0), got "

@@ -46,11 +46,13 @@ def by_seed(lab, name):
 
 
 def test_the_width_sweep_peaks_near_the_threshold_out_of_the_seed_ranges(lab, claim):
-    """Nakkiran et al.; the MNIST-1D authors' experiment (cpu slice, 3 seeds): every seed at the
-    top is above every seed at the bottom of the U and at the widest network. (A seed's networks
-    at different widths share no initialization, so the seeds are compared as ranges, not pairs.)"""
+    """Nakkiran et al.; the MNIST-1D authors' experiment (cpu: all 19 widths, 2 seeds, 250 of
+    the 500 epochs): every seed at the top is above every seed at the bottom of the U and at the
+    widest network. (A seed's networks at different widths share no initialization, so the seeds
+    are compared as ranges, not pairs.)"""
     widths, errors = lab["dd_widths"], by_seed(lab, "dd_test_error_by_seed")
-    assert lab["dd_repeats"] >= 3, "at least three seeds"
+    assert lab["dd_repeats"] >= 2, "at least two seeds"
+    assert widths[-1] == 300, "the authors' widths, up to 300"
     assert lab["dd_train_error"][-1] == 0.0, "the widest networks fit the noisy labels"
     assert lab["dd_peak_width"] == lab["dd_top_width"], "Exercise 4's model rule resolves the top"
     u, top, threshold = (
@@ -65,14 +67,16 @@ def test_the_width_sweep_peaks_near_the_threshold_out_of_the_seed_ranges(lab, cl
     )
 
 
-def test_the_held_out_loss_jumps_at_the_threshold_out_of_the_seed_ranges(lab, claim):
+def test_the_held_out_loss_jumps_at_the_threshold_and_comes_down_out_of_the_seed_ranges(lab, claim):
     """The held-out cross-entropy at the first width that fits, against its own minimum below
-    it: the threshold's lowest seed against the minimum's highest. (In the cpu slice the loss
-    need not come down again by width 104, so no second descent is asserted on it.)"""
+    it and against the widest network: the threshold's lowest seed against the others'
+    highest. A jump, then a second descent (slower than the error's: not back to the minimum)."""
     widths, loss = lab["dd_widths"], by_seed(lab, "dd_test_loss_by_seed")
     threshold, bottom = widths.index(lab["dd_threshold_width"]), widths.index(lab["dd_loss_minimum_width"])
     times = loss[:, threshold].min() / loss[:, bottom].max()
     claim("dd loss: threshold lowest seed over minimum highest", times, ">", 1.5, "a jump")
+    down = loss[:, -1].max() / loss[:, threshold].min()
+    claim("dd loss: widest highest seed over threshold lowest", down, "<", 0.85, "comes down")
 
 
 def test_interpolants_get_smoother_with_more_parameters(lab, claim):
