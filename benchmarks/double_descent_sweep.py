@@ -162,7 +162,9 @@ def main() -> None:
     runs = []
     for k in range(args.runs):
         runs.append(one_run(data, args.loop_epochs, args.sweep_epochs))
-        print("\n".join(report(runs)[:2] + report(runs)[2 + 5 * k :]), flush=True)
+        rows = report(runs)
+        # the header once, then each run's five rows as it finishes
+        print("\n".join(rows[: 2 if k == 0 else 0] + rows[2 + 5 * k :]), flush=True)
     ratios = [
         (run["per-model loop, DataLoader"] / run["sweep"], run["per-model loop, lean"] / run["sweep"])
         for run in runs
