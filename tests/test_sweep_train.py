@@ -283,3 +283,23 @@ def test_lr_factors_of_many_steps_equal_one_step_at_a_time():
     assert table.shape == (11, 3)
     for t in range(1, 12):
         torch.testing.assert_close(table[t - 1], lr_factors(t, steps, **options))
+
+
+@pytest.mark.parametrize("failing", ["this thread", "the other thread"])
+def test_a_failing_worker_stops_the_others_and_its_error_is_raised(failing):
+    """An error (or the learner interrupting the cell) in any thread ends the whole run at once."""
+    caller = torch.Generator().manual_seed(0)
+    calls = {"this thread": 0, "the other thread": 0}
+
+    def sample(batch_size, generator):
+        thread = "this thread" if generator is caller else "the other thread"
+        calls[thread] += 1
+        if thread == failing and calls[thread] == 3:
+            raise RuntimeError(f"boom in {thread}")
+        return torch.randn(batch_size, 6, generator=generator), torch.randn(batch_size, 2, generator=generator)
+
+    sweep = small_sweep(widths=(3, 300), depth=2)
+    assert len(sweep.layouts) == 2
+    with pytest.raises(RuntimeError, match=f"boom in {failing}"):
+        train_sweep(sweep, sample, steps=100_000, batch_size=4, workers=2, generator=caller, progress=False)
+    assert max(calls.values()) < 1_000, calls  # the other thread stopped too, long before the end

@@ -15,8 +15,8 @@ which ``vmap`` over one architecture cannot do, hence this hand-written optimize
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import torch
@@ -28,6 +28,7 @@ from labsupport.data import Split, check_split
 from labsupport.sweep.grad import TASKS, SweepGradient
 from labsupport.sweep.model import MLPSweep
 from labsupport.sweep.optim import OPTIMIZERS, SCHEDULES, BatchedAdam, BatchedSGD, lr_factors
+from labsupport.sweep.workers import merge, run_shares, segment, share_stacks
 from labsupport.train import eval_batches, minibatches
 
 #: A source of fresh training data: ``sample(batch_size, generator) -> (x, y)``.
@@ -218,7 +219,7 @@ def train_sweep(
     )
     lr_table = (peak_lr * factors).to(device)  # (steps, M): every model's rate at every step
     scales = None if layer_lr is None else [model.weight_multipliers(layer_lr)]
-    shares = _share_stacks(model, workers)
+    shares = share_stacks(model, workers)
     if workers > 1 and (eval_every or generator is None):
         raise ValueError(
             "workers > 1 needs a generator (each worker draws the same minibatches from its own "
@@ -239,26 +240,28 @@ def train_sweep(
     train_loss = torch.full((total_steps, num_models), math.nan, device=device)
     eval_losses, eval_accuracies = [], []
 
-    def run(share: list[int], generator: torch.Generator | None, bar: tqdm | None) -> None:
+    def run(share: list[int], generator: torch.Generator | None, stop: threading.Event, bar: bool) -> None:
         """Train the stacks ``share`` for every step: their forward, backward and update."""
         step_with = make_optimizer()
         # the hand-written backward (labsupport.sweep.grad): each model gets the gradient of
         # its own loss
         gradient = SweepGradient(model, task, share)
-        segments = [_segment(model, g) for g in share]
+        segments = [segment(model, g) for g in share]
         if callable(train):
             batches = (train(batch_size, generator) for _ in range(total_steps))
         else:
             batches = minibatches(train, batch_size, generator=generator, device=device)
         for step in range(1, total_steps + 1):
+            if stop.is_set():
+                return
             x, y = next(batches)
             x, y = x.to(device), y.to(device)
             active = [step <= stack_steps[g] for g in share]
             rates = step_with.advance(lr_table[step - 1])
             gradient(x, y, active, train_loss[step - 1])
-            step_with.update(rates, _merge([seg for seg, on in zip(segments, active, strict=True) if on]))
-            if bar is not None:
-                bar.update()
+            step_with.update(rates, merge([seg for seg, on in zip(segments, active, strict=True) if on]))
+            if bar:
+                progress_bar.update()
             if eval_data is not None and eval_every and (step % eval_every == 0 or step == total_steps):
                 metrics = evaluate_sweep(model, eval_data, task=task)
                 history.eval_steps.append(step)
@@ -266,20 +269,9 @@ def train_sweep(
                 eval_accuracies.append(metrics.get("accuracy", torch.full_like(metrics["loss"], math.nan)))
 
     model.train()
-    with tqdm(total=total_steps, desc=desc, disable=not progress, leave=False) as bar:
-        if len(shares) == 1:
-            run(shares[0], generator, bar)
-        else:
-            # each worker draws the same minibatches from its own copy of the generator; the
-            # first uses the caller's, which ends where a run with one worker leaves it
-            copies = [torch.Generator().set_state(generator.get_state()) for _ in shares[1:]]
-            with ThreadPoolExecutor(len(shares) - 1) as pool:
-                others = [
-                    pool.submit(run, share, g, None) for share, g in zip(shares[1:], copies, strict=True)
-                ]
-                run(shares[0], generator, bar)
-                for worker in others:
-                    worker.result()
+    with tqdm(total=total_steps, desc=desc, disable=not progress, leave=False) as progress_bar:
+        # labsupport.sweep.workers: each share of the stacks on its own thread (one share: here)
+        run_shares(shares, run, generator)
     history.steps = list(range(1, total_steps + 1))
     after_last = torch.arange(1, total_steps + 1, device=device)[:, None] > model_steps.to(device)
     history.train_loss = train_loss.masked_fill_(after_last, math.nan).cpu()
@@ -287,31 +279,3 @@ def train_sweep(
         history.eval_loss = torch.stack(eval_losses)
         history.eval_accuracy = torch.stack(eval_accuracies)
     return history
-
-
-def _segment(model: MLPSweep, g: int) -> tuple[int, int]:
-    """Where stack ``g`` lies in ``model.flat``."""
-    layout = model.layouts[g]
-    return layout.offsets[0], layout.offsets[0] + layout.size
-
-
-def _merge(segments: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Adjacent segments joined: one update call covers them all."""
-    merged: list[tuple[int, int]] = []
-    for start, stop in sorted(segments):
-        if merged and merged[-1][1] == start:
-            merged[-1] = (merged[-1][0], stop)
-        else:
-            merged.append((start, stop))
-    return merged
-
-
-def _share_stacks(model: MLPSweep, workers: int) -> list[list[int]]:
-    """The stacks in ``workers`` shares of about equal size (largest first, each to the lightest share)."""
-    shares: list[list[int]] = [[] for _ in range(min(workers, len(model.layouts)))]
-    load = [0] * len(shares)
-    for g in sorted(range(len(model.layouts)), key=lambda g: -model.layouts[g].size):
-        lightest = load.index(min(load))
-        shares[lightest].append(g)
-        load[lightest] += model.layouts[g].size
-    return [sorted(share) for share in shares]
