@@ -296,7 +296,9 @@ def test_a_failing_worker_stops_the_others_and_its_error_is_raised(failing):
         calls[thread] += 1
         if thread == failing and calls[thread] == 3:
             raise RuntimeError(f"boom in {thread}")
-        return torch.randn(batch_size, 6, generator=generator), torch.randn(batch_size, 2, generator=generator)
+        return torch.randn(batch_size, 6, generator=generator), torch.randn(
+            batch_size, 2, generator=generator
+        )
 
     sweep = small_sweep(widths=(3, 300), depth=2)
     assert len(sweep.layouts) == 2
