@@ -305,3 +305,22 @@ def test_a_failing_worker_stops_the_others_and_its_error_is_raised(failing):
     with pytest.raises(RuntimeError, match=f"boom in {failing}"):
         train_sweep(sweep, sample, steps=100_000, batch_size=4, workers=2, generator=caller, progress=False)
     assert max(calls.values()) < 1_000, calls  # the other thread stopped too, long before the end
+
+
+def test_the_gradient_exists_before_the_workers_start(monkeypatch):
+    """Two threads that each found no gradient would each make one: one thread's gradients
+    would land in a tensor its optimizer never reads. train_sweep makes it before they start."""
+    import labsupport.sweep.train as sweep_train
+
+    seen = []
+    real = sweep_train.run_shares
+
+    def spy(shares, run, generator):
+        seen.append(sweep.flat.grad is not None)
+        return real(shares, run, generator)
+
+    monkeypatch.setattr(sweep_train, "run_shares", spy)
+    sweep = small_sweep(widths=(3, 300), depth=2)
+    data = Split(torch.randn(16, 6), torch.randn(16, 2))
+    train_sweep(sweep, data, steps=2, batch_size=4, workers=2, generator=torch.Generator(), progress=False)
+    assert seen == [True]

@@ -50,7 +50,7 @@ class CapstoneSettings(LabSettings):
             bootstrap=30,
             serve_batch=65536,
             memory_budget=600,
-            quant_seeds=64,
+            quant_seeds=128,
             tasks=192,
             samples=(1, 2, 4, 8),
             new_bytes=32,

@@ -64,7 +64,7 @@ class MemorizationSettings(LabSettings):
             dd_workers=2,
             noise_levels=(0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
             sine_repeats=2,
-            sine_steps=2_000,
+            sine_steps=2_500,
             control_noise=0.3,
             control_runs=16,
         )

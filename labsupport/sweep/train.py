@@ -269,6 +269,9 @@ def train_sweep(
                 eval_accuracies.append(metrics.get("accuracy", torch.full_like(metrics["loss"], math.nan)))
 
     model.train()
+    if model.flat.grad is None:
+        # made here, once, before any worker starts: every worker writes its stacks' part of it
+        model.flat.grad = torch.zeros_like(model.flat.detach())
     with tqdm(total=total_steps, desc=desc, disable=not progress, leave=False) as progress_bar:
         # labsupport.sweep.workers: each share of the stacks on its own thread (one share: here)
         run_shares(shares, run, generator)
