@@ -57,10 +57,10 @@ class MemorizationSettings(LabSettings):
             rf_points=30,
             mnist1d_samples=10_000,
             dd_samples=4_000,
-            # all the authors' 19 widths, 2 seeds, on both cores; 250 of their 500 epochs
+            # all the authors' 19 widths, 2 seeds, on both cores; 200 of their 500 epochs
             dd_widths=AUTHORS_WIDTHS,
             dd_repeats=2,
-            dd_epochs=250,
+            dd_epochs=200,
             dd_workers=2,
             noise_levels=(0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
             sine_repeats=2,
