@@ -271,7 +271,9 @@ def _method(cpu: Machine) -> list[str]:
         "The validation's `ledger / measured` is below 1 where a lab does work no ledger counts "
         "(fits, plots, data generation, kernel start: about 5 s) and because the measured runs "
         "shared two cores with a book build (wall time), while the rates here are CPU time; it is "
-        "above 1 where a ledger counts an upper bound (Lab 3). Per step the model holds: one "
+        "above 1 where a ledger counts an upper bound or one core for two (Lab 3: its runs to "
+        "`memo_max_epochs`, and its `cpu` width sweep, which trains on two cores, `dd_workers=2`). "
+        "Per step the model holds: one "
         "training step of Lab 2's byte LM, predicted 18.6 and 36.1 ms at d = 32 and 64, took 20.5 "
         "and 39.7 ms of CPU time here; at d = 8, where per-operation overhead is everything, "
         "9.6 against 16.3 ms (2026-12-07).",
