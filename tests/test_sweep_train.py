@@ -324,3 +324,15 @@ def test_the_gradient_exists_before_the_workers_start(monkeypatch):
     data = Split(torch.randn(16, 6), torch.randn(16, 2))
     train_sweep(sweep, data, steps=2, batch_size=4, workers=2, generator=torch.Generator(), progress=False)
     assert seen == [True]
+
+
+def test_workers_share_a_cpu_and_a_device_runs_every_stack_from_one_thread():
+    """On a CPU the stacks are split, largest first; elsewhere (here the meta device) one share."""
+    from labsupport.sweep.workers import share_stacks
+
+    sweep = small_sweep(widths=(3, 40, 300, 120), depth=2)
+    shares = share_stacks(sweep, 2)
+    every = sorted(g for share in shares for g in share)
+    assert len(shares) == 2 and every == list(range(len(sweep.layouts)))
+    assert len(share_stacks(sweep, 9)) == len(sweep.layouts)  # at most one share per stack
+    assert share_stacks(sweep.to("meta"), 2) == [list(range(len(sweep.layouts)))]

@@ -184,9 +184,10 @@ def train_sweep(
             ``lr[m] * layer_lr[m][l]`` (biases at ``lr[m]``), as μP sets them (Chapter 2).
         eval_data: evaluated every ``eval_every`` steps and at the end when ``eval_every > 0``.
         generator: seeds minibatch order or the sampler, for repeatable runs.
-        workers: threads that share the stacks (at most one per stack): on a CPU with two
+        workers: CPU threads that share the stacks (at most one per stack): on a CPU with two
             cores, ``workers=2`` trains each half of the sweep on its own core, on the same
-            minibatches, with the same result.
+            minibatches, with the same result. On a GPU one thread drives the device, which
+            runs every stack already: there ``workers`` has no effect.
     """
     instance("model", model, MLPSweep, "an MLPSweep")
     one_of("task", task, TASKS)

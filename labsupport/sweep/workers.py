@@ -27,7 +27,11 @@ def share_stacks(model: MLPSweep, workers: int) -> list[list[int]]:
     """The stacks in ``workers`` shares of about equal size (largest first, each to the lightest share).
 
     At most one share per stack: a sweep of one stack runs on one thread whatever ``workers``.
+    Threads share a *CPU*'s cores; on a GPU (CUDA, or Apple's MPS, which is not safe to drive
+    from two threads) the device already runs every stack, so there is one share.
     """
+    if model.device.type != "cpu":
+        workers = 1
     shares: list[list[int]] = [[] for _ in range(min(workers, len(model.layouts)))]
     load = [0] * len(shares)
     for g in sorted(range(len(model.layouts)), key=lambda g: -model.layouts[g].size):
