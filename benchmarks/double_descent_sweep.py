@@ -43,6 +43,9 @@ from labsupport.timing import matmul_flops_per_second
 WIDTHS = np.unique(np.geomspace(2, 300, 20).astype(int)).tolist()
 N_TRAIN, D_IN, CLASSES, BATCH, LR, MOMENTUM = 4_000, 40, 10, 100, 0.01, 0.9
 STEPS_PER_EPOCH = N_TRAIN // BATCH
+PARAMETERS = sum(mlp_parameters([D_IN, w, w, CLASSES]) for w in WIDTHS)
+#: useful work of one epoch: 6 x parameters x examples (forward and backward)
+FLOPS_PER_EPOCH = 6 * PARAMETERS * N_TRAIN
 
 
 def _mlp(width: int) -> nn.Module:
@@ -116,7 +119,7 @@ def one_run(data: Split, loop_epochs: int, sweep_epochs: int) -> dict[str, float
 
 def report(runs: list[dict[str, float]]) -> list[str]:
     """The runs as Markdown rows: per way, seconds per epoch, GFLOP/s, fraction of the matmul."""
-    flops = 6 * sum(mlp_parameters([D_IN, w, w, CLASSES]) for w in WIDTHS) * N_TRAIN
+
     lines = [
         "| run | way | s / epoch | 500 epochs | GFLOP/s | of the 1024² matmul | sweep's speed-up |",
         "|---|---|---|---|---|---|---|",
@@ -136,9 +139,9 @@ def report(runs: list[dict[str, float]]) -> list[str]:
             seconds = run[name]
             speedup = run[name] / run["sweep"] if name.startswith("per-model") else None
             # the two-worker row uses both cores: no fraction of a one-thread rate
-            share = "(2 cores)" if "workers" in name else f"{flops / seconds / peak:.0%}"
+            share = "(2 cores)" if "workers" in name else f"{FLOPS_PER_EPOCH / seconds / peak:.0%}"
             lines.append(
-                f"| {k} | {name} | {seconds:.3f} | {seconds * 500:.0f} s | {flops / seconds / 1e9:.1f} | "
+                f"| {k} | {name} | {seconds:.3f} | {seconds * 500:.0f} s | {FLOPS_PER_EPOCH / seconds / 1e9:.1f} | "
                 f"{share} | {f'{speedup:.1f}×' if speedup else ''} |"
             )
     return lines
@@ -157,8 +160,7 @@ def main() -> None:
     threads = configure_threads()
     g = torch.Generator().manual_seed(0)
     data = Split(torch.randn(N_TRAIN, D_IN, generator=g), torch.randint(0, CLASSES, (N_TRAIN,), generator=g))
-    parameters = sum(mlp_parameters([D_IN, w, w, CLASSES]) for w in WIDTHS)
-    print(f"{len(WIDTHS)} widths {WIDTHS[0]}..{WIDTHS[-1]}, {parameters:,} parameters, {threads} thread(s)")
+    print(f"{len(WIDTHS)} widths {WIDTHS[0]}..{WIDTHS[-1]}, {PARAMETERS:,} parameters, {threads} thread(s)")
     runs = []
     for k in range(args.runs):
         runs.append(one_run(data, args.loop_epochs, args.sweep_epochs))
@@ -170,8 +172,7 @@ def main() -> None:
         for run in runs
     ]
     fraction = [
-        6 * parameters * N_TRAIN / run["sweep"] / max(run["matmul before"], run["matmul after"])
-        for run in runs
+        FLOPS_PER_EPOCH / run["sweep"] / max(run["matmul before"], run["matmul after"]) for run in runs
     ]
     summary = (
         f"median of {len(runs)} run(s): the sweep on one thread reaches {statistics.median(fraction):.0%} of the "

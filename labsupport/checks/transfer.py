@@ -32,12 +32,9 @@ def _layer_outputs(model: MLPSweep, x: torch.Tensor) -> list[list[torch.Tensor]]
     """Per model: the pre-activations of every layer on ``x`` (padding cut off), output last."""
     out: list[list[torch.Tensor]] = [[] for _ in range(model.num_models)]
     for g, layout in enumerate(model.layouts):
-        tensors = model.stack_tensors(g)
         h = x.expand(len(layout.models), *x.shape)
-        for layer in range(model.depth + 1):
-            weight = tensors[2 * layer]  # the output layer's is stored (out, in)
-            weight = weight.transpose(1, 2) if layer == model.depth else weight
-            z = torch.baddbmm(tensors[2 * layer + 1], h, weight)
+        for layer, (weight, bias) in enumerate(model.stack_layers(g)):
+            z = torch.baddbmm(bias, h, weight)
             for row, m in enumerate(layout.models):
                 cut = model.widths[m] if layer < model.depth else z.shape[-1]
                 out[m].append(z[row, :, :cut].clone())

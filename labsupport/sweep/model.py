@@ -227,12 +227,22 @@ class MLPSweep(nn.Module):
         """Stack ``g``'s ``[W0, b0, W1, b1, ...]`` as views of ``flat`` (default: the parameters)."""
         return self.layouts[g].tensors(self.flat if flat is None else flat)
 
-    def _stack_forward(self, g: int, x: torch.Tensor) -> torch.Tensor:
+    def stack_layers(self, g: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Stack ``g``'s layers as ``(weight, bias)`` views, every weight ``(M, fan_in, fan_out)``.
+
+        The one place that knows the output layer is stored ``(out, in)`` (:class:`StackLayout`):
+        its weight comes back as a transposed view.
+        """
         tensors = self.stack_tensors(g)
+        weights = [*tensors[0:-2:2], tensors[-2].transpose(1, 2)]
+        return list(zip(weights, tensors[1::2], strict=True))
+
+    def _stack_forward(self, g: int, x: torch.Tensor) -> torch.Tensor:
         h = x.expand(len(self.layouts[g].models), *x.shape)  # (M, n, d), a view: no copy
-        for layer in range(self.depth):
-            h = self.act(torch.baddbmm(tensors[2 * layer + 1], h, tensors[2 * layer]))  # (M, n, H)
-        return torch.baddbmm(tensors[-1], h, tensors[-2].transpose(1, 2))  # (M, n, out)
+        *hidden, (weight, bias) = self.stack_layers(g)
+        for w, b in hidden:
+            h = self.act(torch.baddbmm(b, h, w))  # (M, n, H)
+        return torch.baddbmm(bias, h, weight)  # (M, n, out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs of every model on the shared inputs ``x``: ``(n, d) -> (M, n, out)``."""
@@ -288,17 +298,14 @@ class MLPSweep(nn.Module):
         """Model ``index`` as an ordinary ``nn.Sequential`` of ``nn.Linear`` layers (a copy)."""
         int_in("index", index, 0, self.num_models - 1)
         g = next(g for g, group in enumerate(self.groups) if index in group)
-        tensors, row = self.stack_tensors(g), self.groups[g].index(index)
+        row = self.groups[g].index(index)
         w = self.widths[index]
         sizes = [self.in_features] + [w] * self.depth + [self.out_features]
         layers: list[nn.Module] = []
-        for layer in range(self.depth + 1):
+        for layer, (weight, bias) in enumerate(self.stack_layers(g)):
             linear = nn.Linear(sizes[layer], sizes[layer + 1])
-            weight = tensors[2 * layer][row]
-            if layer < self.depth:  # stored (in, out); the output layer (out, in), as here
-                weight = weight.T
-            linear.weight.copy_(weight[: sizes[layer + 1], : sizes[layer]])
-            linear.bias.copy_(tensors[2 * layer + 1][row, 0, : sizes[layer + 1]])
+            linear.weight.copy_(weight[row, : sizes[layer], : sizes[layer + 1]].T)
+            linear.bias.copy_(bias[row, 0, : sizes[layer + 1]])
             layers.append(linear.to(weight.device))
             if layer < self.depth:
                 layers.append(ACTIVATIONS[self.activation]())

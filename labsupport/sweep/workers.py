@@ -69,8 +69,7 @@ def run_shares(shares: list[list[int]], run: Worker, generator: torch.Generator 
     if len(shares) == 1:
         run(shares[0], generator, stop, True)
         return
-    if generator is None:
-        raise ValueError("several workers need a generator: each draws the same minibatches from a copy")
+    # train_sweep has checked that several workers come with a generator
     copies = [torch.Generator().set_state(generator.get_state()) for _ in shares[1:]]
 
     def guarded(share: list[int], copy: torch.Generator) -> None:
